@@ -5,9 +5,9 @@
 namespace tidemark {
 
 LabelSet::LabelSet(Labels labels) {
-  labels.erase(std::remove_if(labels.begin(), labels.end(),
-                              [](const Label& l) { return l.value.empty(); }),
-               labels.end());
+  labels.erase(
+      std::remove_if(labels.begin(), labels.end(), [](const Label& l) { return l.value.empty(); }),
+      labels.end());
   std::stable_sort(labels.begin(), labels.end(),
                    [](const Label& a, const Label& b) { return a.name < b.name; });
   labels_ = std::move(labels);
@@ -30,10 +30,17 @@ std::string_view LabelSet::Get(std::string_view name) const {
 void AppendEscapedLabelValue(std::string_view value, std::string* out) {
   for (char c : value) {
     switch (c) {
-      case '\\': *out += "\\\\"; break;
-      case '"': *out += "\\\""; break;
-      case '\n': *out += "\\n"; break;
-      default: *out += c;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      default:
+        *out += c;
     }
   }
 }
@@ -43,7 +50,8 @@ std::string SanitizeLabelName(std::string_view name) {
   out.reserve(name.size() + 1);
   if (!name.empty() && name[0] >= '0' && name[0] <= '9') out += '_';
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     out += ok ? c : '_';
   }
   return out;

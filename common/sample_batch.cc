@@ -4,10 +4,14 @@ namespace tidemark {
 
 std::string_view MetricTypeName(MetricType type) {
   switch (type) {
-    case MetricType::kCounter: return "counter";
-    case MetricType::kGauge: return "gauge";
-    case MetricType::kUntyped: return "untyped";
-    case MetricType::kHistogram: return "histogram";
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kUntyped:
+      return "untyped";
+    case MetricType::kHistogram:
+      return "histogram";
   }
   return "untyped";
 }

@@ -37,8 +37,9 @@ class FakeClock final : public Clock {
     return std::chrono::steady_clock::time_point(now_.time_since_epoch());
   }
   void Set(std::chrono::system_clock::time_point t) { now_ = t; }
-  void Advance(std::chrono::nanoseconds d) { now_ += std::chrono::duration_cast<
-      std::chrono::system_clock::duration>(d); }
+  void Advance(std::chrono::nanoseconds d) {
+    now_ += std::chrono::duration_cast<std::chrono::system_clock::duration>(d);
+  }
 
  private:
   std::chrono::system_clock::time_point now_;

@@ -1,0 +1,101 @@
+// The node agent: runs the collectors every interval, publishes an immutable snapshot, and serves
+// /metrics, /healthz and /-/ready over HTTP until SIGINT/SIGTERM.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/config.h"
+#include "agent/exposition.h"
+#include "collector/collector.h"
+#include "common/clock.h"
+#include "common/host_paths.h"
+#include "common/http_server.h"
+#include "common/logging.h"
+#include "common/sample_batch.h"
+
+namespace tidemark::agent {
+
+// One collection cycle's output. Immutable once published; renders lazily, once per format.
+class Snapshot {
+ public:
+  explicit Snapshot(SampleBatch batch) : batch_(std::move(batch)) {}
+  const SampleBatch& batch() const { return batch_; }
+  // The rendered families (no terminator). Thread-safe.
+  const std::string& Rendered(ExpositionFormat format) const;
+
+ private:
+  SampleBatch batch_;
+  mutable std::once_flag once_[2];
+  mutable std::string rendered_[2];
+};
+
+class Agent {
+ public:
+  // Builds the collectors `config` asks for and checks the data dir (created when missing, must be
+  // writable, locked against a second agent). Fails with a one-line reason.
+  static Result<std::unique_ptr<Agent>> Create(const AgentConfig& config, const Clock& clock);
+  // For tests: the given collectors instead of those the config names; no data dir checks.
+  static std::unique_ptr<Agent> CreateForTest(
+      const AgentConfig& config, const Clock& clock,
+      std::vector<std::unique_ptr<collector::Collector>> collectors);
+  ~Agent();
+
+  // Binds the listen address, collects once, then runs until Stop() or SIGINT/SIGTERM. Returns
+  // Unavailable when the address cannot be bound.
+  Status Run();
+  // Thread-safe; makes Run() return.
+  void Stop();
+  // The bound HTTP port once Run() has started serving (0 before).
+  uint16_t port() const { return port_.load(); }
+
+  // One collection cycle: runs every collector, records its duration and success, publishes the
+  // snapshot. Called by the collection thread; tests call it directly.
+  void CollectOnce();
+  // The latest snapshot, or null before the first cycle. Thread-safe.
+  std::shared_ptr<const Snapshot> snapshot() const;
+  // Routes one HTTP request. Thread-safe.
+  void HandleHttp(const HttpRequest& req, HttpResponse* resp);
+
+ private:
+  Agent(const AgentConfig& config, const Clock& clock,
+        std::vector<std::unique_ptr<collector::Collector>> collectors);
+  void CollectionLoop();
+  void ServeMetrics(const HttpRequest& req, HttpResponse* resp);
+
+  struct CollectorState {
+    std::unique_ptr<collector::Collector> collector;
+    double errors_total = 0;
+  };
+
+  const AgentConfig config_;
+  const Clock& clock_;
+  std::vector<CollectorState> collectors_;  // Used by the collection thread only.
+  double cycles_total_ = 0;                 // Collection thread only.
+  RateLimiter warn_limiter_;
+  int lock_fd_ = -1;
+
+  mutable std::mutex mu_;
+  std::shared_ptr<const Snapshot> snapshot_;  // Guarded by mu_.
+  std::condition_variable cv_;
+  bool stopping_ = false;  // Guarded by mu_.
+
+  std::atomic<uint16_t> port_{0};
+  std::function<void()> stop_io_;  // Set while Run() serves; guarded by mu_.
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* http_requests_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* http_duration_ = nullptr;
+};
+
+}  // namespace tidemark::agent

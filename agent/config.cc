@@ -1,0 +1,294 @@
+#include "agent/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <regex>
+
+#include "common/duration.h"
+#include "common/file_util.h"
+#include "common/http_server.h"
+#include "common/logging.h"
+
+namespace tidemark::agent {
+
+namespace {
+
+// Walks a YAML tree strictly: every map key must be consumed by a handler, or it is an error.
+class Walker {
+ public:
+  explicit Walker(std::string_view source) : source_(source) {}
+
+  Status Error(const YAML::Node& node, const std::string& key, const std::string& why) const {
+    std::string where(source_);
+    if (node.Mark().line >= 0) where += ":" + std::to_string(node.Mark().line + 1);
+    return Status::InvalidArgument(where + ": " + key + ": " + why);
+  }
+
+  Status String(const YAML::Node& n, const std::string& key, std::string* out) const {
+    if (!n.IsScalar()) return Error(n, key, "expected a string");
+    *out = n.Scalar();
+    return Status::Ok();
+  }
+
+  Status Bool(const YAML::Node& n, const std::string& key, bool* out) const {
+    if (n.IsScalar()) {
+      const std::string& s = n.Scalar();
+      if (s == "true") {
+        *out = true;
+        return Status::Ok();
+      }
+      if (s == "false") {
+        *out = false;
+        return Status::Ok();
+      }
+    }
+    return Error(n, key, "expected true or false, got " + Describe(n));
+  }
+
+  Status Size(const YAML::Node& n, const std::string& key, size_t* out) const {
+    if (n.IsScalar()) {
+      const std::string& s = n.Scalar();
+      size_t v = 0;
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec == std::errc() && p == s.data() + s.size() && !s.empty()) {
+        *out = v;
+        return Status::Ok();
+      }
+    }
+    return Error(n, key, "expected a non-negative integer, got " + Describe(n));
+  }
+
+  Status Duration(const YAML::Node& n, const std::string& key,
+                  std::chrono::milliseconds* out) const {
+    if (!n.IsScalar()) return Error(n, key, "expected a duration such as 1s or 500ms");
+    auto d = ParseDuration(n.Scalar());
+    if (!d.ok()) return Error(n, key, d.status().message());
+    *out = *d;
+    return Status::Ok();
+  }
+
+  Status StringList(const YAML::Node& n, const std::string& key,
+                    std::vector<std::string>* out) const {
+    if (n.IsNull()) {
+      out->clear();
+      return Status::Ok();
+    }
+    if (!n.IsSequence()) return Error(n, key, "expected a list of strings");
+    out->clear();
+    for (size_t i = 0; i < n.size(); ++i) {
+      if (!n[i].IsScalar()) {
+        return Error(n[i], key + "[" + std::to_string(i) + "]", "expected a string");
+      }
+      out->push_back(n[i].Scalar());
+    }
+    return Status::Ok();
+  }
+
+  // Calls handler(key, value_node, full_key) for each entry; unknown keys are errors.
+  template <typename F>
+  Status Map(const YAML::Node& n, const std::string& prefix,
+             std::initializer_list<std::string_view> known, F handler) const {
+    if (n.IsNull()) return Status::Ok();
+    if (!n.IsMap()) return Error(n, prefix.empty() ? "(top level)" : prefix, "expected a mapping");
+    for (const auto& kv : n) {
+      std::string k = kv.first.Scalar();
+      std::string full = prefix.empty() ? k : prefix + "." + k;
+      bool ok = false;
+      for (auto kn : known) ok = ok || kn == k;
+      if (!ok) {
+        std::string list;
+        for (auto kn : known) list += (list.empty() ? "" : ", ") + std::string(kn);
+        return Error(kv.first, full, "unknown key (known keys here: " + list + ")");
+      }
+      TIDEMARK_RETURN_IF_ERROR(handler(k, kv.second, full));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  static std::string Describe(const YAML::Node& n) {
+    if (n.IsScalar()) return "\"" + n.Scalar() + "\"";
+    if (n.IsSequence()) return "a list";
+    if (n.IsMap()) return "a mapping";
+    return "nothing";
+  }
+  std::string_view source_;
+};
+
+}  // namespace
+
+const std::vector<std::string>& KnownNodeCollectors() {
+  static const std::vector<std::string> kNames = {"stat",   "loadavg",   "meminfo", "netstat",
+                                                  "vmstat", "diskstats", "pressure"};
+  return kNames;
+}
+
+Result<AgentConfig> ParseConfig(std::string_view text, std::string_view source) {
+  AgentConfig c;
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    std::string where(source);
+    if (e.mark.line >= 0) where += ":" + std::to_string(e.mark.line + 1);
+    return Status::InvalidArgument(where + ": not valid YAML or JSON: " + e.msg);
+  }
+  Walker w(source);
+  Status st;
+  try {
+    st = w.Map(
+        root, "",
+        {"listen", "data_dir", "host_root", "interval", "ebpf", "log", "web", "collectors"},
+        [&](const std::string& k, const YAML::Node& v, const std::string& full) -> Status {
+          if (k == "listen") return w.String(v, full, &c.listen);
+          if (k == "data_dir") return w.String(v, full, &c.data_dir);
+          if (k == "host_root") return w.String(v, full, &c.host_root);
+          if (k == "interval") return w.Duration(v, full, &c.interval);
+          if (k == "ebpf") {
+            return w.Map(v, full, {"enabled"}, [&](auto&, const YAML::Node& v2, auto& f2) {
+              return w.Bool(v2, f2, &c.ebpf);
+            });
+          }
+          if (k == "log") {
+            return w.Map(v, full, {"level", "format"},
+                         [&](const std::string& k2, const YAML::Node& v2, auto& f2) {
+                           return k2 == "level" ? w.String(v2, f2, &c.log_level)
+                                                : w.String(v2, f2, &c.log_format);
+                         });
+          }
+          if (k == "web") {
+            return w.Map(v, full, {"max_connections"}, [&](auto&, const YAML::Node& v2, auto& f2) {
+              return w.Size(v2, f2, &c.max_connections);
+            });
+          }
+          // collectors
+          return w.Map(
+              v, full, {"cgroup", "docker", "node"},
+              [&](const std::string& k2, const YAML::Node& v2, const std::string& f2) -> Status {
+                if (k2 == "cgroup") {
+                  return w.Map(v2, f2, {"enabled", "include", "max_containers", "docker_labels"},
+                               [&](const std::string& k3, const YAML::Node& v3,
+                                   const std::string& f3) -> Status {
+                                 if (k3 == "enabled") return w.Bool(v3, f3, &c.cgroup.enabled);
+                                 if (k3 == "include")
+                                   return w.StringList(v3, f3, &c.cgroup.include);
+                                 if (k3 == "max_containers") {
+                                   return w.Size(v3, f3, &c.cgroup.max_containers);
+                                 }
+                                 return w.StringList(v3, f3, &c.cgroup.docker_labels);
+                               });
+                }
+                if (k2 == "docker") {
+                  return w.Map(v2, f2, {"enabled", "socket"},
+                               [&](const std::string& k3, const YAML::Node& v3,
+                                   const std::string& f3) -> Status {
+                                 if (k3 == "enabled") return w.Bool(v3, f3, &c.docker.enabled);
+                                 return w.String(v3, f3, &c.docker.socket);
+                               });
+                }
+                return w.Map(v2, f2, {"enabled", "disabled"},
+                             [&](const std::string& k3, const YAML::Node& v3,
+                                 const std::string& f3) -> Status {
+                               if (k3 == "enabled") return w.Bool(v3, f3, &c.node.enabled);
+                               Status s = w.StringList(v3, f3, &c.node.disabled);
+                               if (!s.ok()) return s;
+                               for (const auto& name : c.node.disabled) {
+                                 bool known = false;
+                                 for (const auto& n : KnownNodeCollectors()) known |= n == name;
+                                 if (!known) {
+                                   return w.Error(v3, f3,
+                                                  "unknown node collector \"" + name +
+                                                      "\" (known: stat, loadavg, meminfo, "
+                                                      "netstat, vmstat, diskstats, "
+                                                      "pressure)");
+                                 }
+                               }
+                               return Status::Ok();
+                             });
+              });
+        });
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(std::string(source) + ": " + e.msg);
+  }
+  if (!st.ok()) return st;
+  TIDEMARK_RETURN_IF_ERROR(ValidateConfig(c, source));
+  return c;
+}
+
+Status ValidateConfig(const AgentConfig& c, std::string_view source) {
+  auto bad = [&](const std::string& key, const std::string& why) {
+    return Status::InvalidArgument(std::string(source) + ": " + key + ": " + why);
+  };
+  auto addr = ParseListenAddress(c.listen);
+  if (!addr.ok()) return bad("listen", addr.status().message());
+  if (c.interval.count() <= 0) return bad("interval", "must be greater than 0");
+  if (c.interval < std::chrono::milliseconds(100)) {
+    return bad("interval", "must be at least 100ms");
+  }
+  if (c.data_dir.empty()) return bad("data_dir", "must not be empty");
+  if (c.host_root.empty()) return bad("host_root", "must not be empty");
+  Status lv = ValidateLogLevel(c.log_level);
+  if (!lv.ok()) return bad("log.level", lv.message());
+  if (c.log_format != "text" && c.log_format != "json") {
+    return bad("log.format", "must be text or json, got \"" + c.log_format + "\"");
+  }
+  if (c.max_connections == 0) return bad("web.max_connections", "must be at least 1");
+  if (c.cgroup.max_containers == 0) {
+    return bad("collectors.cgroup.max_containers", "must be at least 1");
+  }
+  for (const auto& re : c.cgroup.include) {
+    try {
+      std::regex compiled(re, std::regex::ECMAScript);
+      (void)compiled;
+    } catch (const std::regex_error& e) {
+      return bad("collectors.cgroup.include", "invalid regex \"" + re + "\": " + e.what());
+    }
+  }
+  for (const auto& l : c.cgroup.docker_labels) {
+    if (l.empty()) return bad("collectors.cgroup.docker_labels", "empty label name");
+  }
+  if (c.docker.socket.empty() || c.docker.socket[0] != '/') {
+    return bad("collectors.docker.socket", "must be an absolute path");
+  }
+  return Status::Ok();
+}
+
+Result<AgentConfig> LoadConfigFile(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return Status(text.status().code(), "config file " + text.status().message());
+  return ParseConfig(*text, path);
+}
+
+std::string ConfigToYaml(const AgentConfig& c) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "listen" << YAML::Value << c.listen;
+  out << YAML::Key << "data_dir" << YAML::Value << c.data_dir;
+  out << YAML::Key << "host_root" << YAML::Value << c.host_root;
+  out << YAML::Key << "interval" << YAML::Value << FormatDuration(c.interval);
+  out << YAML::Key << "ebpf" << YAML::Value << YAML::BeginMap << YAML::Key << "enabled"
+      << YAML::Value << c.ebpf << YAML::EndMap;
+  out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "level" << YAML::Value << c.log_level;
+  out << YAML::Key << "format" << YAML::Value << c.log_format << YAML::EndMap;
+  out << YAML::Key << "web" << YAML::Value << YAML::BeginMap << YAML::Key << "max_connections"
+      << YAML::Value << c.max_connections << YAML::EndMap;
+  out << YAML::Key << "collectors" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "cgroup" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "enabled" << YAML::Value << c.cgroup.enabled;
+  out << YAML::Key << "include" << YAML::Value << YAML::Flow << c.cgroup.include;
+  out << YAML::Key << "max_containers" << YAML::Value << c.cgroup.max_containers;
+  out << YAML::Key << "docker_labels" << YAML::Value << YAML::Flow << c.cgroup.docker_labels;
+  out << YAML::EndMap;
+  out << YAML::Key << "docker" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "enabled" << YAML::Value << c.docker.enabled;
+  out << YAML::Key << "socket" << YAML::Value << c.docker.socket << YAML::EndMap;
+  out << YAML::Key << "node" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "enabled" << YAML::Value << c.node.enabled;
+  out << YAML::Key << "disabled" << YAML::Value << YAML::Flow << c.node.disabled;
+  out << YAML::EndMap << YAML::EndMap << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace tidemark::agent

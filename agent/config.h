@@ -1,0 +1,60 @@
+// The agent's configuration: one YAML file (JSON accepted), every key defaulted, unknown keys and
+// bad values rejected with the file, the key and the reason.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tidemark::agent {
+
+struct CgroupSection {
+  bool enabled = true;               // Default: true
+  std::vector<std::string> include;  // Extra cgroup path regexes to export. Default: none
+  size_t max_containers = 5000;      // Cap on exported cgroups. Default: 5000
+  // Docker labels exported as container_label_<k>. Default: Swarm service/stack, Compose service.
+  std::vector<std::string> docker_labels = {
+      "com.docker.swarm.service.name", "com.docker.stack.namespace", "com.docker.compose.service"};
+};
+
+struct DockerSection {
+  bool enabled = true;                          // Default: true
+  std::string socket = "/var/run/docker.sock";  // Below host_root. Default: /var/run/docker.sock
+};
+
+struct NodeSection {
+  bool enabled = true;                // Default: true
+  std::vector<std::string> disabled;  // Node collector names to turn off. Default: none
+};
+
+struct AgentConfig {
+  std::string listen = "127.0.0.1:9920";     // Default: 127.0.0.1:9920
+  std::string data_dir = "./data";           // Default: ./data
+  std::string host_root = "/";               // Default: / (use /host in a container)
+  std::chrono::milliseconds interval{1000};  // Collection period. Default: 1s
+  bool ebpf = true;                          // Default: true
+  std::string log_level = "info";            // Default: info
+  std::string log_format = "text";           // text | json. Default: text
+  size_t max_connections = 256;              // HTTP. Default: 256
+  CgroupSection cgroup;
+  DockerSection docker;
+  NodeSection node;
+};
+
+// Parses YAML or JSON text. `source` names the file in error messages:
+// "agent.yaml:4: collectors.cgroup.max_containers: expected a non-negative integer, got \"x\"".
+Result<AgentConfig> ParseConfig(std::string_view text, std::string_view source);
+// Reads and parses a file; NotFound/IoError name the path.
+Result<AgentConfig> LoadConfigFile(const std::string& path);
+// Checks cross-field rules (interval > 0, listen address syntax, log level/format, regexes).
+Status ValidateConfig(const AgentConfig& config, std::string_view source);
+// The effective configuration as YAML (defaults filled in), for `check config` and /status.
+std::string ConfigToYaml(const AgentConfig& config);
+
+// The names `node.disabled` accepts.
+const std::vector<std::string>& KnownNodeCollectors();
+
+}  // namespace tidemark::agent

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Agent overhead with N real cgroups, next to node_exporter on the same machine in the same run.
+
+Creates N Docker-style cgroups (/docker/<64 hex>) in every cgroup hierarchy of this host with one
+sleeping process each, starts `tidemark agent` (interval = scrape interval, so each scrape pays
+one collection) and Debian's prometheus-node-exporter, scrapes both S times, and prints:
+  - CPU time per exported series per scrape (agent, node_exporter, ratio),
+  - time to serve /metrics (median and p90 over the scrapes),
+  - RSS of both at the end.
+Run as root with a Release build:  bench/agent_overhead.py --tidemark build-release/agent/tidemark
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+CG = "/sys/fs/cgroup"
+
+
+def hierarchies():
+    """Every mounted cgroup hierarchy root we can create children in."""
+    roots = []
+    if os.path.exists(f"{CG}/cgroup.controllers"):
+        return [CG]  # pure v2
+    for name in sorted(os.listdir(CG)):
+        p = f"{CG}/{name}"
+        if os.path.isdir(p) and not os.path.islink(p) and os.path.exists(f"{p}/cgroup.procs"):
+            roots.append(p)
+    return roots
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tck = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tck
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def scrape(url):
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=30) as r:
+        body = r.read()
+    return time.perf_counter() - t0, body
+
+
+def series_count(body):
+    return sum(1 for line in body.decode().splitlines() if line and not line.startswith("#"))
+
+
+def wait_ready(url, secs=30):
+    end = time.time() + secs
+    while time.time() < end:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} not ready after {secs}s")
+
+
+def measure(name, pid, url, scrapes, interval):
+    scrape(url)  # warm-up: first discovery, caches
+    time.sleep(interval)
+    c0 = cpu_seconds(pid)
+    times, series = [], 0
+    for _ in range(scrapes):
+        t0 = time.time()
+        dt, body = scrape(url)
+        times.append(dt)
+        series = series_count(body)
+        time.sleep(max(0.0, interval - (time.time() - t0)))
+    cpu = cpu_seconds(pid) - c0
+    times.sort()
+    return {
+        "name": name,
+        "series": series,
+        "cpu_per_scrape": cpu / scrapes,
+        "cpu_per_series_us": cpu / scrapes / series * 1e6,
+        "serve_median_ms": statistics.median(times) * 1e3,
+        "serve_p90_ms": times[int(len(times) * 0.9) - 1] * 1e3,
+        "rss_mib": rss_bytes(pid) / 2**20,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--tidemark", required=True)
+    ap.add_argument("--node-exporter", default=shutil.which("prometheus-node-exporter") or "")
+    ap.add_argument("--cgroups", type=int, default=1000)
+    ap.add_argument("--scrapes", type=int, default=30)
+    ap.add_argument("--interval", type=float, default=1.0, help="scrape (and collection) interval, s")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("needs root (creates cgroups)")
+    if not args.node_exporter:
+        raise SystemExit("prometheus-node-exporter not found (apt-get install prometheus-node-exporter)")
+
+    roots = hierarchies()
+    base = "docker"
+    created, sleepers = [], []
+    work = tempfile.mkdtemp(prefix="tidemark-bench-")
+    procs = []
+    try:
+        print(f"creating {args.cgroups} cgroups in {len(roots)} hierarchies ...", flush=True)
+        for i in range(args.cgroups):
+            cid = f"{0xbe9c0000 + i:08x}" * 8
+            sleeper = subprocess.Popen(["sleep", "100000"])
+            sleepers.append(sleeper)
+            for root in roots:
+                d = f"{root}/{base}/{cid}"
+                os.makedirs(d, exist_ok=True)
+                created.append(d)
+                with open(f"{d}/cgroup.procs", "w") as f:
+                    f.write(str(sleeper.pid))
+
+        aport, nport = free_port(), free_port()
+        agent = subprocess.Popen(
+            [args.tidemark, "agent", "--listen", f"127.0.0.1:{aport}", "--data-dir", f"{work}/data",
+             "--interval", f"{int(args.interval * 1000)}ms", "--log-level", "warn"],
+            stdout=subprocess.DEVNULL, stderr=open(f"{work}/agent.log", "w"))
+        procs.append(agent)
+        ne = subprocess.Popen([args.node_exporter, f"--web.listen-address=127.0.0.1:{nport}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(ne)
+        wait_ready(f"http://127.0.0.1:{aport}/-/ready")
+        wait_ready(f"http://127.0.0.1:{nport}/metrics")
+
+        a = measure("tidemark", agent.pid, f"http://127.0.0.1:{aport}/metrics", args.scrapes,
+                    args.interval)
+        n = measure("node_exporter", ne.pid, f"http://127.0.0.1:{nport}/metrics", args.scrapes,
+                    args.interval)
+        print(f"\n{args.cgroups} cgroups, {args.scrapes} scrapes every {args.interval}s, same machine, same run\n")
+        print(f"{'':28}{'tidemark':>14}{'node_exporter':>16}")
+        print(f"{'series per scrape':28}{a['series']:>14}{n['series']:>16}")
+        print(f"{'CPU ms per scrape':28}{a['cpu_per_scrape']*1e3:>14.2f}{n['cpu_per_scrape']*1e3:>16.2f}")
+        print(f"{'CPU us per series/scrape':28}{a['cpu_per_series_us']:>14.3f}{n['cpu_per_series_us']:>16.3f}")
+        print(f"{'/metrics median ms':28}{a['serve_median_ms']:>14.1f}{n['serve_median_ms']:>16.1f}")
+        print(f"{'/metrics p90 ms':28}{a['serve_p90_ms']:>14.1f}{n['serve_p90_ms']:>16.1f}")
+        print(f"{'RSS MiB':28}{a['rss_mib']:>14.1f}{n['rss_mib']:>16.1f}")
+        ratio = a["cpu_per_series_us"] / n["cpu_per_series_us"]
+        print(f"\nCPU per series per scrape, tidemark / node_exporter = {ratio:.3f}  (target <= 0.25)")
+        print(f"/metrics median {a['serve_median_ms']:.1f} ms (target <= 50 ms); RSS {a['rss_mib']:.1f} MiB (target <= 50 MiB)")
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for s in sleepers:
+            s.kill()
+        for s in sleepers:
+            s.wait()
+        for d in reversed(created):
+            for _ in range(50):
+                try:
+                    os.rmdir(d)
+                    break
+                except OSError:
+                    time.sleep(0.02)
+        for root in roots:  # the /docker parents, when this run created them and they are empty
+            try:
+                os.rmdir(f"{root}/{base}")
+            except OSError:
+                pass
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+# Shared helpers for the integration tests (sourced). Each test sets TIDEMARK (the binary) from
+# its first argument and cleans up everything it starts on exit.
+set -euo pipefail
+
+TIDEMARK=${1:?usage: $0 PATH_TO_TIDEMARK_BINARY}
+WORK=$(mktemp -d /tmp/tidemark-it.XXXXXX)
+PIDS=()
+CLEANUPS=()
+
+cleanup() {
+  local rc=$?
+  for ((i=${#CLEANUPS[@]}-1; i>=0; i--)); do eval "${CLEANUPS[$i]}" || true; done
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [[ $rc -ne 0 ]]; then
+    for f in "$WORK"/*.log; do [[ -f "$f" ]] && { echo "--- $f"; tail -30 "$f"; }; done
+  fi
+  rm -rf "$WORK"
+  exit $rc
+}
+trap cleanup EXIT
+
+# Exit code 77 marks a skip for ctest (SKIP_RETURN_CODE 77).
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "PASS: $*"; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_http URL [seconds]: until the URL answers 200.
+wait_http() {
+  local url=$1 secs=${2:-30}
+  for ((i=0; i<secs*10; i++)); do
+    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  fail "$url did not answer within ${secs}s"
+}
+
+# start_agent PORT [flags...]: runs tidemark agent in the background, waits for /-/ready.
+start_agent() {
+  local port=$1; shift
+  "$TIDEMARK" agent --listen "127.0.0.1:$port" --data-dir "$WORK/data-$port" "$@" \
+    >"$WORK/agent-$port.log" 2>&1 &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$port/-/ready" 30
+}
