@@ -27,13 +27,13 @@ const std::string& Snapshot::Rendered(ExpositionFormat format) const {
   return rendered_[i];
 }
 
-Agent::Agent(const AgentConfig& config, const Clock& clock,
-             std::vector<std::unique_ptr<collector::Collector>> collectors)
+Agent::Agent(const AgentConfig& config, const Clock& clock, CollectorSet collectors)
     : config_(config),
       clock_(clock),
+      metadata_(std::move(collectors.metadata)),
       warn_limiter_(clock, std::chrono::minutes(1)),
       registry_(std::make_shared<prometheus::Registry>()) {
-  for (auto& c : collectors) collectors_.push_back(CollectorState{std::move(c), 0});
+  for (auto& c : collectors.collectors) collectors_.push_back(CollectorState{std::move(c), 0});
   http_requests_ = &prometheus::BuildCounter()
                         .Name("tidemark_http_requests_total")
                         .Help("HTTP requests served, by handler and status code.")
@@ -49,9 +49,8 @@ Agent::~Agent() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
-std::unique_ptr<Agent> Agent::CreateForTest(
-    const AgentConfig& config, const Clock& clock,
-    std::vector<std::unique_ptr<collector::Collector>> collectors) {
+std::unique_ptr<Agent> Agent::CreateForTest(const AgentConfig& config, const Clock& clock,
+                                            CollectorSet collectors) {
   return std::unique_ptr<Agent>(new Agent(config, clock, std::move(collectors)));
 }
 

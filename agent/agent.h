@@ -17,6 +17,7 @@
 
 #include "agent/config.h"
 #include "agent/exposition.h"
+#include "agent/wiring.h"
 #include "collector/collector.h"
 #include "common/clock.h"
 #include "common/host_paths.h"
@@ -46,9 +47,8 @@ class Agent {
   // writable, locked against a second agent). Fails with a one-line reason.
   static Result<std::unique_ptr<Agent>> Create(const AgentConfig& config, const Clock& clock);
   // For tests: the given collectors instead of those the config names; no data dir checks.
-  static std::unique_ptr<Agent> CreateForTest(
-      const AgentConfig& config, const Clock& clock,
-      std::vector<std::unique_ptr<collector::Collector>> collectors);
+  static std::unique_ptr<Agent> CreateForTest(const AgentConfig& config, const Clock& clock,
+                                              CollectorSet collectors);
   ~Agent();
 
   // Binds the listen address, collects once, then runs until Stop() or SIGINT/SIGTERM. Returns
@@ -68,8 +68,7 @@ class Agent {
   void HandleHttp(const HttpRequest& req, HttpResponse* resp);
 
  private:
-  Agent(const AgentConfig& config, const Clock& clock,
-        std::vector<std::unique_ptr<collector::Collector>> collectors);
+  Agent(const AgentConfig& config, const Clock& clock, CollectorSet collectors);
   void CollectionLoop();
   void ServeMetrics(const HttpRequest& req, HttpResponse* resp);
 
@@ -80,8 +79,9 @@ class Agent {
 
   const AgentConfig config_;
   const Clock& clock_;
-  std::vector<CollectorState> collectors_;  // Used by the collection thread only.
-  double cycles_total_ = 0;                 // Collection thread only.
+  std::unique_ptr<collector::MetadataProvider> metadata_;  // Outlives collectors_.
+  std::vector<CollectorState> collectors_;                 // Used by the collection thread only.
+  double cycles_total_ = 0;                                // Collection thread only.
   RateLimiter warn_limiter_;
   int lock_fd_ = -1;
 

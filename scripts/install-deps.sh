@@ -9,7 +9,7 @@ BUILD_PKGS=(cmake ninja-build g++ pkg-config clang-format
   libbpf-dev libelf-dev zlib1g-dev libssl-dev clang llvm bpftool)
 # Real peers the tests and benchmarks run against.
 TEST_PKGS=(prometheus prometheus-node-exporter prometheus-alertmanager docker.io busybox-static
-  libbpf-tools bpftrace iptables curl procps python3 util-linux)
+  libbpf-tools bpftrace iptables curl procps python3 util-linux file)
 
 want=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PKGS[@]}"); fi

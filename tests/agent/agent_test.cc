@@ -28,8 +28,8 @@ class FakeCollector final : public collector::Collector {
 class AgentTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::vector<std::unique_ptr<collector::Collector>> cs;
-    cs.push_back(std::make_unique<FakeCollector>(&fail_));
+    CollectorSet cs;
+    cs.collectors.push_back(std::make_unique<FakeCollector>(&fail_));
     agent_ = Agent::CreateForTest(AgentConfig{}, clock_, std::move(cs));
   }
   HttpResponse Get(const std::string& path, const std::string& accept = "") {

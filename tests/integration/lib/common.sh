@@ -9,7 +9,8 @@ CLEANUPS=()
 
 cleanup() {
   local rc=$?
-  for ((i=${#CLEANUPS[@]}-1; i>=0; i--)); do eval "${CLEANUPS[$i]}" || true; done
+  local ci
+  for ((ci=${#CLEANUPS[@]}-1; ci>=0; ci--)); do eval "${CLEANUPS[$ci]}" || true; done
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   if [[ $rc -ne 0 ]]; then
@@ -44,4 +45,32 @@ start_agent() {
     >"$WORK/agent-$port.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$port/-/ready" 30
+}
+
+# make_cgroup NAME: creates /NAME in every cgroup hierarchy of this host with one sleeping process
+# in it (removed on exit). Echoes nothing; skips the test when not root.
+make_cgroup() {
+  local name=$1 root dirs=()
+  [[ $(id -u) == 0 ]] || skip "needs root to create cgroups"
+  sleep 100000 &
+  local pid=$!
+  PIDS+=($pid)
+  if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+    dirs=(/sys/fs/cgroup)
+  else
+    for root in /sys/fs/cgroup/*/; do
+      [[ -L ${root%/} || ! -f $root/cgroup.procs ]] && continue
+      dirs+=("${root%/}")
+    done
+  fi
+  for root in "${dirs[@]}"; do
+    mkdir -p "$root/$name"
+    CLEANUPS+=("kill $pid 2>/dev/null; wait $pid 2>/dev/null; for _n in 1 2 3 4 5 6 7 8 9 10; do rmdir '$root/$name' 2>/dev/null && break; sleep 0.1; done")
+    # A v1 cpuset cgroup takes no task until it has cpus and mems (ENOSPC otherwise).
+    if [[ -f $root/$name/cpuset.cpus ]]; then
+      cat "$root/cpuset.cpus" >"$root/$name/cpuset.cpus"
+      cat "$root/cpuset.mems" >"$root/$name/cpuset.mems"
+    fi
+    echo "$pid" >"$root/$name/cgroup.procs"
+  done
 }
