@@ -1,6 +1,7 @@
 #include "agent/cli.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include "agent/agent.h"
 #include "common/duration.h"
@@ -158,6 +159,12 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     if (!st.ok()) {
       err << "tidemark: " << st.message() << "\n";
       return 2;
+    }
+    // The cgroup collector keeps its files open between cycles; give it the hard fd limit.
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+      rl.rlim_cur = rl.rlim_max;
+      if (setrlimit(RLIMIT_NOFILE, &rl) != 0) spdlog::debug("could not raise RLIMIT_NOFILE");
     }
     auto agent = Agent::Create(config, SystemClock::Instance());
     if (!agent.ok()) {

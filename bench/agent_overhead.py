@@ -36,6 +36,24 @@ def hierarchies():
     return roots
 
 
+def make_cgroup(root, rel):
+    """mkdir -p under a hierarchy root; a v1 cpuset cgroup gets its parent's cpus and mems, as it
+    accepts no task without them (ENOSPC)."""
+    parts = rel.strip("/").split("/")
+    for i in range(1, len(parts) + 1):
+        d = f"{root}/{'/'.join(parts[:i])}"
+        parent = os.path.dirname(d)
+        if not os.path.isdir(d):
+            os.mkdir(d)
+        if os.path.exists(f"{d}/cpuset.cpus"):
+            for knob in ("cpuset.cpus", "cpuset.mems"):
+                with open(f"{d}/{knob}") as f:
+                    cur = f.read().strip()
+                if not cur:
+                    with open(f"{parent}/{knob}") as f, open(f"{d}/{knob}", "w") as g:
+                        g.write(f.read().strip())
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -131,7 +149,7 @@ def main():
             sleepers.append(sleeper)
             for root in roots:
                 d = f"{root}/{base}/{cid}"
-                os.makedirs(d, exist_ok=True)
+                make_cgroup(root, f"{base}/{cid}")
                 created.append(d)
                 with open(f"{d}/cgroup.procs", "w") as f:
                     f.write(str(sleeper.pid))

@@ -52,6 +52,12 @@ struct CgroupCollectorOptions {
   // Label devices "/dev/<DEVNAME>" (as cAdvisor does) from <sys>/dev/block/<maj:min>/uevent;
   // "maj:min" when unresolvable or off.
   bool resolve_device_names = true;  // Default: true
+  // Cgroup files kept open between cycles (re-read with pread); files beyond it are opened and
+  // closed each cycle. Default: 0 = RLIMIT_NOFILE soft limit − 2048 (none when that is < 4096).
+  size_t max_open_files = 0;
+  // Limits, quota, period, shares and pids.max are re-read this often and cached in between
+  // (cAdvisor reads them once, when the container appears). Clock::MonotonicNow() time.
+  std::chrono::seconds spec_refresh_interval{10};  // Default: 10 s
 };
 
 // Collects container_* series for every exported cgroup. Not thread-safe: Collect() is called from
@@ -128,6 +134,9 @@ class CgroupCollector final : public Collector {
   // Every cgroup directory seen, relative path -> bitmask of hierarchies holding it.
   std::map<std::string, uint32_t> paths_seen_;
   std::set<std::string> dirty_;  // Paths whose presence changed since the last reconcile.
+  size_t open_files_ = 0;        // Fds held by containers_; declared first, outlives them.
+  size_t max_open_files_ = 0;    // Budget for open_files_.
+  std::chrono::steady_clock::time_point cycle_now_{};  // MonotonicNow() of the current Collect.
   std::unordered_map<std::string, std::unique_ptr<Container>> containers_;
   std::set<std::string> refused_;  // Exportable but over max_containers.
   uint64_t dropped_total_ = 0;

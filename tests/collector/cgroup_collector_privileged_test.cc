@@ -240,6 +240,43 @@ TEST_F(CgroupCollectorPrivilegedTest, CpuAndMemoryOfARealProcess) {
   EXPECT_EQ(Value(b, "container_info", id), 1);
 }
 
+// The collector keeps cgroup files open between cycles and re-reads them with pread; a later
+// cycle must see the work done since, and a new limit once spec_refresh_interval has passed.
+TEST_F(CgroupCollectorPrivilegedTest, KeptOpenFilesReadFreshValuesEachCycle) {
+  TestCgroup cg(layout_, "fresh");
+  auto collector = Collector(cg.rel());
+  Worker w1 = StartWorker(/*cpu_seconds=*/0.2, /*touch_bytes=*/8 * kMiB);
+  ASSERT_GT(w1.pid, 0);
+  cg.Adopt(w1.pid);
+  ASSERT_TRUE(Go(w1));
+  ASSERT_TRUE(WaitReady(w1, 30000));
+  const std::string& id = cg.rel();
+  SampleBatch b1 = Collect(*collector);
+  double cpu1 = Value(b1, "container_cpu_usage_seconds_total", id, {{"cpu", "total"}}).value_or(-1);
+  double mem1 = Value(b1, "container_memory_usage_bytes", id).value_or(-1);
+  ASSERT_GT(cpu1, 0.1);
+  EXPECT_EQ(Value(b1, "container_spec_memory_limit_bytes", id), 0);
+
+  Worker w2 = StartWorker(/*cpu_seconds=*/0.3, /*touch_bytes=*/48 * kMiB);
+  ASSERT_GT(w2.pid, 0);
+  cg.Adopt(w2.pid);
+  ASSERT_TRUE(Go(w2));
+  ASSERT_TRUE(WaitReady(w2, 30000));
+  const bool v2 = layout_.mode == CgroupMode::kV2;
+  const std::string limit_file = MemoryDir(cg) + (v2 ? "/memory.max" : "/memory.limit_in_bytes");
+  ASSERT_TRUE(WriteString(limit_file, "1073741824"));
+  clock_.Advance(std::chrono::seconds(1));
+  SampleBatch cached = Collect(*collector);  // Within spec_refresh_interval: the cached limit.
+  EXPECT_EQ(Value(cached, "container_spec_memory_limit_bytes", id), 0);
+  clock_.Advance(CgroupCollectorOptions{}.spec_refresh_interval);
+  SampleBatch b2 = Collect(*collector);
+  EXPECT_GT(Value(b2, "container_cpu_usage_seconds_total", id, {{"cpu", "total"}}).value_or(0),
+            cpu1 + 0.2);
+  EXPECT_GT(Value(b2, "container_memory_usage_bytes", id).value_or(0), mem1 + 32.0 * kMiB);
+  EXPECT_EQ(Value(b2, "container_spec_memory_limit_bytes", id), 1073741824);
+  EXPECT_EQ(Value(b2, "container_threads", id), 2);
+}
+
 TEST_F(CgroupCollectorPrivilegedTest, OomKillIsCountedFromCgroupFiles) {
   TestCgroup cg(layout_, "oom");
   const std::string mem_dir = MemoryDir(cg);
