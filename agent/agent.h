@@ -17,6 +17,7 @@
 
 #include "agent/config.h"
 #include "agent/exposition.h"
+#include "agent/store_writer.h"
 #include "agent/wiring.h"
 #include "collector/collector.h"
 #include "common/clock.h"
@@ -24,6 +25,7 @@
 #include "common/http_server.h"
 #include "common/logging.h"
 #include "common/sample_batch.h"
+#include "tsdb/db.h"
 
 namespace tidemark::agent {
 
@@ -48,7 +50,8 @@ class Agent {
   static Result<std::unique_ptr<Agent>> Create(const AgentConfig& config, const Clock& clock);
   // For tests: the given collectors instead of those the config names; no data dir checks.
   static std::unique_ptr<Agent> CreateForTest(const AgentConfig& config, const Clock& clock,
-                                              CollectorSet collectors);
+                                              CollectorSet collectors,
+                                              std::unique_ptr<tsdb::Db> db = nullptr);
   ~Agent();
 
   // Binds the listen address, collects once, then runs until Stop() or SIGINT/SIGTERM. Returns
@@ -64,11 +67,15 @@ class Agent {
   void CollectOnce();
   // The latest snapshot, or null before the first cycle. Thread-safe.
   std::shared_ptr<const Snapshot> snapshot() const;
+  // The local store, or null when storage is disabled.
+  tsdb::Db* db() const { return db_.get(); }
   // Routes one HTTP request. Thread-safe.
   void HandleHttp(const HttpRequest& req, HttpResponse* resp);
 
  private:
-  Agent(const AgentConfig& config, const Clock& clock, CollectorSet collectors);
+  Agent(const AgentConfig& config, const Clock& clock, CollectorSet collectors,
+        std::unique_ptr<tsdb::Db> db);
+  void AddStoreMetrics(SampleBatch* batch);
   void CollectionLoop();
   void ServeMetrics(const HttpRequest& req, HttpResponse* resp);
 
@@ -79,9 +86,14 @@ class Agent {
 
   const AgentConfig config_;
   const Clock& clock_;
-  std::unique_ptr<collector::MetadataProvider> metadata_;  // Outlives collectors_.
-  std::vector<CollectorState> collectors_;                 // Used by the collection thread only.
-  double cycles_total_ = 0;                                // Collection thread only.
+  std::unique_ptr<tsdb::Db> db_;                            // Outlives writer_.
+  std::unique_ptr<StoreWriter> writer_;                     // Collection thread only.
+  double store_write_errors_ = 0;                           // Collection thread only.
+  double stale_markers_ = 0;                                // Collection thread only.
+  std::chrono::steady_clock::time_point last_retention_{};  // Collection thread only.
+  std::unique_ptr<collector::MetadataProvider> metadata_;   // Outlives collectors_.
+  std::vector<CollectorState> collectors_;                  // Used by the collection thread only.
+  double cycles_total_ = 0;                                 // Collection thread only.
   RateLimiter warn_limiter_;
   int lock_fd_ = -1;
 

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include "agent/agent.h"
+#include "agent/tsdb_cli.h"
 #include "common/duration.h"
 #include "common/logging.h"
 
@@ -21,6 +22,7 @@ constexpr char kTopUsage[] =
     "Commands:\n"
     "  agent          Run the node agent (collectors, /metrics) until SIGINT/SIGTERM.\n"
     "  check config   Validate a configuration file and print the effective configuration.\n"
+    "  tsdb           Store tools: bench-write, import, stats, verify.\n"
     "  version        Print the version.\n"
     "\n"
     "Run 'tidemark <command> --help' for the flags of a command.\n";
@@ -120,6 +122,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     out << "tidemark " << TIDEMARK_VERSION << "\n";
     return 0;
   }
+  if (cmd == "tsdb") {
+    return RunTsdbCli(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
+  }
   if (cmd == "check") {
     std::vector<std::string> rest(args.begin() + 1, args.end());
     if (!rest.empty() &&
@@ -169,7 +174,8 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     auto agent = Agent::Create(config, SystemClock::Instance());
     if (!agent.ok()) {
       err << "tidemark: " << agent.status().message() << "\n";
-      return 2;
+      // A damaged store is not a usage error: exit 1 so supervisors do not mistake it for one.
+      return agent.status().code() == StatusCode::kCorruption ? 1 : 2;
     }
     st = (*agent)->Run();
     if (!st.ok()) {

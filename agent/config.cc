@@ -68,6 +68,36 @@ class Walker {
     return Status::Ok();
   }
 
+  // "512MB", "10GiB", "1048576" (bytes); units B, KB, MB, GB, TB (powers of 1000) and KiB, MiB,
+  // GiB, TiB (powers of 1024), as Prometheus' --storage.tsdb.retention.size takes.
+  Status Bytes(const YAML::Node& n, const std::string& key, uint64_t* out) const {
+    if (n.IsScalar()) {
+      const std::string& s = n.Scalar();
+      uint64_t v = 0;
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec == std::errc() && p != s.data()) {
+        std::string_view unit(p, s.data() + s.size() - p);
+        static const std::pair<std::string_view, uint64_t> kUnits[] = {{"", 1},
+                                                                       {"B", 1},
+                                                                       {"KB", 1000},
+                                                                       {"MB", 1000000},
+                                                                       {"GB", 1000000000},
+                                                                       {"TB", 1000000000000},
+                                                                       {"KiB", 1ull << 10},
+                                                                       {"MiB", 1ull << 20},
+                                                                       {"GiB", 1ull << 30},
+                                                                       {"TiB", 1ull << 40}};
+        for (const auto& [u, mult] : kUnits) {
+          if (unit == u && v <= UINT64_MAX / mult) {
+            *out = v * mult;
+            return Status::Ok();
+          }
+        }
+      }
+    }
+    return Error(n, key, "expected a size such as 512MB or 10GiB, got " + Describe(n));
+  }
+
   Status StringList(const YAML::Node& n, const std::string& key,
                     std::vector<std::string>* out) const {
     if (n.IsNull()) {
@@ -139,7 +169,8 @@ Result<AgentConfig> ParseConfig(std::string_view text, std::string_view source) 
   try {
     st = w.Map(
         root, "",
-        {"listen", "data_dir", "host_root", "interval", "ebpf", "log", "web", "collectors"},
+        {"listen", "data_dir", "host_root", "interval", "ebpf", "log", "web", "collectors",
+         "storage"},
         [&](const std::string& k, const YAML::Node& v, const std::string& full) -> Status {
           if (k == "listen") return w.String(v, full, &c.listen);
           if (k == "data_dir") return w.String(v, full, &c.data_dir);
@@ -156,6 +187,20 @@ Result<AgentConfig> ParseConfig(std::string_view text, std::string_view source) 
                            return k2 == "level" ? w.String(v2, f2, &c.log_level)
                                                 : w.String(v2, f2, &c.log_format);
                          });
+          }
+          if (k == "storage") {
+            return w.Map(
+                v, full,
+                {"enabled", "retention", "retention_size", "max_series", "sync", "min_free_bytes"},
+                [&](const std::string& k2, const YAML::Node& v2, const std::string& f2) -> Status {
+                  StorageSection& st = c.storage;
+                  if (k2 == "enabled") return w.Bool(v2, f2, &st.enabled);
+                  if (k2 == "retention") return w.Duration(v2, f2, &st.retention);
+                  if (k2 == "retention_size") return w.Bytes(v2, f2, &st.retention_size);
+                  if (k2 == "min_free_bytes") return w.Bytes(v2, f2, &st.min_free_bytes);
+                  if (k2 == "max_series") return w.Size(v2, f2, &st.max_series);
+                  return w.String(v2, f2, &st.sync);
+                });
           }
           if (k == "web") {
             return w.Map(v, full, {"max_connections"}, [&](auto&, const YAML::Node& v2, auto& f2) {
@@ -248,6 +293,13 @@ Status ValidateConfig(const AgentConfig& c, std::string_view source) {
   for (const auto& l : c.cgroup.docker_labels) {
     if (l.empty()) return bad("collectors.cgroup.docker_labels", "empty label name");
   }
+  if (c.storage.sync != "none" && c.storage.sync != "always") {
+    return bad("storage.sync", "must be none or always, got \"" + c.storage.sync + "\"");
+  }
+  if (c.storage.retention < std::chrono::hours(1)) {
+    return bad("storage.retention", "must be at least 1h");
+  }
+  if (c.storage.max_series == 0) return bad("storage.max_series", "must be at least 1");
   if (c.docker.socket.empty() || c.docker.socket[0] != '/') {
     return bad("collectors.docker.socket", "must be an absolute path");
   }
@@ -274,6 +326,14 @@ std::string ConfigToYaml(const AgentConfig& c) {
   out << YAML::Key << "format" << YAML::Value << c.log_format << YAML::EndMap;
   out << YAML::Key << "web" << YAML::Value << YAML::BeginMap << YAML::Key << "max_connections"
       << YAML::Value << c.max_connections << YAML::EndMap;
+  out << YAML::Key << "storage" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "enabled" << YAML::Value << c.storage.enabled;
+  out << YAML::Key << "retention" << YAML::Value << FormatDuration(c.storage.retention);
+  out << YAML::Key << "retention_size" << YAML::Value << c.storage.retention_size;
+  out << YAML::Key << "max_series" << YAML::Value << c.storage.max_series;
+  out << YAML::Key << "sync" << YAML::Value << c.storage.sync;
+  out << YAML::Key << "min_free_bytes" << YAML::Value << c.storage.min_free_bytes;
+  out << YAML::EndMap;
   out << YAML::Key << "collectors" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "cgroup" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "enabled" << YAML::Value << c.cgroup.enabled;

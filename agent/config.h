@@ -30,6 +30,15 @@ struct NodeSection {
   std::vector<std::string> disabled;  // Node collector names to turn off. Default: none
 };
 
+struct StorageSection {
+  bool enabled = true;                                                // Default: true
+  std::chrono::milliseconds retention = std::chrono::hours(24 * 15);  // Default: 15d
+  uint64_t retention_size = 0;            // Bytes; 0 = no size limit. Default: 0
+  size_t max_series = 1'000'000;          // Active series cap. Default: 1000000
+  std::string sync = "none";              // none | always (fsync every commit). Default: none
+  uint64_t min_free_bytes = 64ull << 20;  // Appends stop below this free space. Default: 64 MiB
+};
+
 struct AgentConfig {
   std::string listen = "127.0.0.1:9920";     // Default: 127.0.0.1:9920
   std::string data_dir = "./data";           // Default: ./data
@@ -42,6 +51,7 @@ struct AgentConfig {
   CgroupSection cgroup;
   DockerSection docker;
   NodeSection node;
+  StorageSection storage;
 };
 
 // Parses YAML or JSON text. `source` names the file in error messages:

@@ -27,8 +27,13 @@ size_t SampleBatch::Family(std::string_view name, std::string_view help, MetricT
 
 const LabelSet* SampleBatch::Intern(LabelSetPtr set) {
   const LabelSet* raw = set.get();
-  if (raw != nullptr) label_sets_.push_back(std::move(set));
+  if (raw != nullptr) label_sets_.emplace(raw, std::move(set));
   return raw;
+}
+
+LabelSetPtr SampleBatch::Owner(const LabelSet* set) const {
+  auto it = label_sets_.find(set);
+  return it == label_sets_.end() ? nullptr : it->second;
 }
 
 size_t SampleBatch::SampleCount() const {

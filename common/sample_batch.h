@@ -39,6 +39,8 @@ class SampleBatch {
   size_t Family(std::string_view name, std::string_view help, MetricType type);
   // Keeps `set` alive as long as the batch and returns a pointer for Sample::base.
   const LabelSet* Intern(LabelSetPtr set);
+  // The owning pointer of a label set interned in this batch; null for others.
+  LabelSetPtr Owner(const LabelSet* set) const;
 
   void Add(size_t family, const LabelSet* base, double value) {
     families_[family].samples.push_back(Sample{base, {}, value, SeriesPart::kValue});
@@ -58,7 +60,7 @@ class SampleBatch {
  private:
   std::vector<MetricFamily> families_;
   std::unordered_map<std::string, size_t> index_;
-  std::vector<LabelSetPtr> label_sets_;
+  std::unordered_map<const LabelSet*, LabelSetPtr> label_sets_;
   int64_t timestamp_ms_ = 0;
 };
 

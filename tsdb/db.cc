@@ -1,0 +1,1016 @@
+#include "tsdb/db.h"
+
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "tsdb/encoding/chunk.h"
+#include "tsdb/encoding/xor_chunk.h"
+#include "tsdb/internal/codec.h"
+
+namespace tidemark::tsdb {
+
+using internal::GetBe64;
+using internal::GetOrderedI64;
+using internal::PutBe64;
+using internal::PutOrderedI64;
+
+double StaleNaN() {
+  double v;
+  std::memcpy(&v, &kStaleNaNBits, 8);
+  return v;
+}
+
+bool IsStaleNaN(double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, 8);
+  return bits == kStaleNaNBits;
+}
+
+namespace {
+
+constexpr char kFormatKey[] = "format";
+constexpr char kFormatValue[] = "tidemark-tsdb-1";
+constexpr char kCheckpointSeqKey[] = "checkpoint_seq";
+constexpr char kNextRefKey[] = "next_ref";
+constexpr size_t kCfDefault = 0, kCfSeries = 1, kCfChunks = 2, kCfLog = 3, kCfHead = 4;
+const char* const kCfNames[] = {"default", "series", "chunks", "log", "head"};
+
+uint64_t DoubleBits(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, 8);
+  return b;
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+std::string SeriesKey(SeriesRef ref) {
+  std::string k;
+  PutBe64(&k, ref);
+  return k;
+}
+
+// chunks: partition | ref | chunk mint, all ordered big-endian.
+std::string ChunkKey(int64_t partition, SeriesRef ref, int64_t mint) {
+  std::string k;
+  k.reserve(24);
+  PutOrderedI64(&k, partition);
+  PutBe64(&k, ref);
+  PutOrderedI64(&k, mint);
+  return k;
+}
+std::string PartitionKey(int64_t partition) {
+  std::string k;
+  PutOrderedI64(&k, partition);
+  return k;
+}
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  std::string msg = what + ": " + s.ToString();
+  if (s.IsCorruption()) {
+    return Status::Corruption(msg +
+                              " (run `tidemark tsdb verify --data-dir DIR`; see README "
+                              "\"Recovering a damaged store\")");
+  }
+  if (s.IsNoSpace()) return Status::ResourceExhausted(msg);
+  if (s.IsIOError()) return Status::IoError(msg);
+  return Status::Internal(msg);
+}
+
+// Iterates encoded chunks in order, restricted to [mint, maxt].
+class ChunkSeqIterator final : public SampleIterator {
+ public:
+  ChunkSeqIterator(const std::vector<std::string>* chunks, int64_t mint, int64_t maxt)
+      : chunks_(chunks), mint_(mint), maxt_(maxt) {}
+
+  bool Next() override {
+    if (done_) return false;
+    if (!started_) {
+      started_ = true;
+      return Seek(mint_);
+    }
+    for (;;) {
+      if (cur_ && cur_->Next()) {
+        if (cur_->t() > maxt_) return Finish();
+        return true;
+      }
+      if (cur_ && !cur_->status().ok()) return Fail(cur_->status());
+      if (!OpenNext()) return Finish();
+      if (cur_->Seek(mint_)) {
+        if (cur_->t() > maxt_) return Finish();
+        return true;
+      }
+      if (!cur_->status().ok()) return Fail(cur_->status());
+    }
+  }
+
+  bool Seek(int64_t t) override {
+    if (done_) return false;
+    started_ = true;
+    t = std::max(t, mint_);
+    if (cur_ && cur_->t() >= t && positioned_) return true;
+    for (;;) {
+      if (!cur_ && !OpenNext()) return Finish();
+      if (cur_->Seek(t)) {
+        positioned_ = true;
+        if (cur_->t() > maxt_) return Finish();
+        return true;
+      }
+      if (!cur_->status().ok()) return Fail(cur_->status());
+      cur_.reset();
+    }
+  }
+
+  int64_t t() const override { return cur_->t(); }
+  double v() const override { return cur_->v(); }
+  Status status() const override { return status_; }
+
+ private:
+  bool OpenNext() {
+    while (next_ < chunks_->size()) {
+      auto it = encoding::ChunkIterator::Open((*chunks_)[next_++]);
+      if (!it.ok()) {
+        Fail(it.status());
+        return false;
+      }
+      cur_.emplace(std::move(*it));
+      positioned_ = false;
+      return true;
+    }
+    return false;
+  }
+  bool Finish() {
+    done_ = true;
+    return false;
+  }
+  bool Fail(const Status& s) {
+    status_ = s;
+    done_ = true;
+    return false;
+  }
+
+  const std::vector<std::string>* chunks_;
+  int64_t mint_, maxt_;
+  size_t next_ = 0;
+  std::optional<encoding::ChunkIterator> cur_;
+  bool started_ = false, done_ = false, positioned_ = false;
+  Status status_;
+};
+
+}  // namespace
+
+std::unique_ptr<SampleIterator> SeriesData::Iterate() const {
+  return std::make_unique<ChunkSeqIterator>(&chunks, mint, maxt);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct MemSeries {
+  SeriesRef ref = 0;
+  uint64_t hash = 0;
+  encoding::XorAppender open;  // The open chunk.
+  int64_t open_partition = 0;
+  int64_t last_t = std::numeric_limits<int64_t>::min();
+  uint64_t last_v_bits = 0;
+  bool persisted = false;  // Its series record is in RocksDB.
+  bool dirty = false;      // Changed since the last checkpoint.
+  // Sealed chunks whose write failed: (mint, encoded); written with the next commit.
+  std::vector<std::pair<int64_t, std::string>> unflushed;
+};
+
+class Db::Impl {
+ public:
+  Impl(const DbOptions& options, const Clock& clock) : options_(options), clock_(clock) {}
+  ~Impl();
+
+  Status Open();
+  Status Restore();
+  Status ReplayLog(uint64_t from_seq);
+
+  // Finds or creates the series; 0 when refused. Takes mu_.
+  SeriesRef GetOrCreate(const Labels& labels);
+  bool Exists(SeriesRef ref) const;
+  Result<CommitResult> Commit(std::span<const SeriesRef> refs, std::span<const int64_t> ts,
+                              std::span<const double> vs, bool replay);
+  Status CheckpointLocked();
+  Status ApplyRetention();
+  Result<std::vector<SeriesData>> Select(std::span<const Matcher> matchers, int64_t mint,
+                                         int64_t maxt) const;
+  uint64_t DiskBytes() const;
+  Result<uint64_t> Verify(std::vector<std::string>* problems) const;
+
+  DbOptions options_;
+  const Clock& clock_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  rocksdb::WriteOptions write_options_;
+  MemIndex index_;
+
+  // Guards everything below; commits hold it exclusively (so log order = apply order), queries
+  // share it.
+  mutable std::shared_mutex mu_;
+  std::vector<std::unique_ptr<MemSeries>> series_;  // Indexed by ref; null when deleted.
+  std::unordered_multimap<uint64_t, SeriesRef> by_hash_;
+  size_t live_series_ = 0;
+  SeriesRef next_ref_ = 1;
+  uint64_t next_seq_ = 0;
+  int64_t newest_t_ = std::numeric_limits<int64_t>::min();
+  bool write_failed_ = false;
+  uint64_t log_bytes_ = 0;  // Log bytes since the last checkpoint.
+  std::chrono::steady_clock::time_point last_refusal_log_{};
+  mutable std::mutex stats_mu_;
+  DbStats stats_;  // Guarded by stats_mu_ (except fields only touched under mu_).
+
+  void Seal(MemSeries& s, std::vector<SeriesRef>* sealed_refs);
+};
+
+Db::Impl::~Impl() {
+  if (db_) {
+    for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf).PermitUncheckedError();
+    rocksdb::Status s = db_->Close();
+    if (!s.ok()) spdlog::warn("tsdb: closing RocksDB: {}", s.ToString());
+  }
+}
+
+Status Db::Impl::Open() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.dir, ec);
+  if (ec) return Status::InvalidArgument("tsdb dir " + options_.dir + ": " + ec.message());
+  rocksdb::DBOptions dbo;
+  dbo.create_if_missing = true;
+  dbo.create_missing_column_families = true;
+  dbo.max_open_files = 512;  // Leaves descriptors for the cgroup collector's open files.
+  dbo.max_background_jobs = 2;
+  dbo.keep_log_file_num = 3;
+  dbo.max_total_wal_size = 256ull << 20;
+  dbo.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (const char* name : kCfNames) {
+    rocksdb::ColumnFamilyOptions cfo;
+    cfo.write_buffer_size = 32ull << 20;
+    if (std::string_view(name) == "chunks") {
+      cfo.compression = rocksdb::kZSTD;
+      cfo.bottommost_compression = rocksdb::kZSTD;
+    } else if (std::string_view(name) == "log") {
+      cfo.compression = rocksdb::kNoCompression;  // Short-lived; deleted at each checkpoint.
+    } else {
+      cfo.compression = rocksdb::kLZ4Compression;
+    }
+    descs.emplace_back(name, cfo);
+  }
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(dbo, options_.dir, descs, &cfs_, &raw);
+  if (!s.ok()) return FromRocks(s, "opening store " + options_.dir);
+  db_.reset(raw);
+  write_options_.sync = options_.sync == SyncMode::kEveryCommit;
+
+  std::string format;
+  s = db_->Get(rocksdb::ReadOptions(), cfs_[kCfDefault], kFormatKey, &format);
+  if (s.IsNotFound()) {
+    TIDEMARK_RETURN_IF_ERROR(FromRocks(
+        db_->Put(write_options_, cfs_[kCfDefault], kFormatKey, kFormatValue), "writing format"));
+  } else if (!s.ok()) {
+    return FromRocks(s, "reading format");
+  } else if (format != kFormatValue) {
+    return Status::InvalidArgument("store " + options_.dir + " has format \"" + format +
+                                   "\", this tidemark reads \"" + kFormatValue + "\"");
+  }
+  return Restore();
+}
+
+Status Db::Impl::Restore() {
+  auto start = std::chrono::steady_clock::now();
+  std::unique_lock lock(mu_);
+  rocksdb::ReadOptions ro;
+  std::string v;
+  if (db_->Get(ro, cfs_[kCfDefault], kNextRefKey, &v).ok() && v.size() == 8) {
+    next_ref_ = GetBe64(v.data());
+  }
+  // Series.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[kCfSeries]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) {
+      return Status::Corruption("series key of " + std::to_string(it->key().size()) +
+                                " bytes (want 8) in " + options_.dir);
+    }
+    SeriesRef ref = GetBe64(it->key().data());
+    Labels labels;
+    if (!internal::DecodeLabels(std::string_view(it->value().data(), it->value().size()),
+                                &labels)) {
+      return Status::Corruption("series " + std::to_string(ref) + ": undecodable labels in " +
+                                options_.dir + " (run `tidemark tsdb verify`)");
+    }
+    if (ref >= series_.size()) series_.resize(ref + 1);
+    auto ms = std::make_unique<MemSeries>();
+    ms->ref = ref;
+    ms->hash = internal::HashLabels(labels);
+    ms->persisted = true;
+    by_hash_.emplace(ms->hash, ref);
+    index_.Add(ref, labels);
+    series_[ref] = std::move(ms);
+    ++live_series_;
+    next_ref_ = std::max(next_ref_, ref + 1);
+  }
+  TIDEMARK_RETURN_IF_ERROR(FromRocks(it->status(), "reading series"));
+  // Head checkpoint: last sample and open chunk of each series.
+  it.reset(db_->NewIterator(ro, cfs_[kCfHead]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) continue;
+    SeriesRef ref = GetBe64(it->key().data());
+    if (ref >= series_.size() || !series_[ref]) continue;
+    MemSeries& s = *series_[ref];
+    const char* p = it->value().data();
+    const char* end = p + it->value().size();
+    int64_t last_t, part;
+    double last_v;
+    if (!internal::GetVarint(&p, end, &last_t) || !internal::GetDouble(&p, end, &last_v) ||
+        !internal::GetVarint(&p, end, &part)) {
+      return Status::Corruption("head checkpoint of series " + std::to_string(ref) +
+                                " is truncated (run `tidemark tsdb verify`)");
+    }
+    s.last_t = last_t;
+    s.last_v_bits = DoubleBits(last_v);
+    s.open_partition = part;
+    if (p < end) {
+      auto app = encoding::XorAppender::FromBytes(std::string_view(p, end - p));
+      if (!app.ok()) {
+        return Status::Corruption("head checkpoint of series " + std::to_string(ref) + ": " +
+                                  app.status().message());
+      }
+      s.open = std::move(*app);
+    }
+    newest_t_ = std::max(newest_t_, last_t);
+  }
+  TIDEMARK_RETURN_IF_ERROR(FromRocks(it->status(), "reading head checkpoint"));
+  uint64_t from = 0;
+  if (db_->Get(ro, cfs_[kCfDefault], kCheckpointSeqKey, &v).ok() && v.size() == 8) {
+    from = GetBe64(v.data());
+  }
+  lock.unlock();
+  TIDEMARK_RETURN_IF_ERROR(ReplayLog(from));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::lock_guard g(stats_mu_);
+  stats_.replay_seconds = secs;
+  return Status::Ok();
+}
+
+Status Db::Impl::ReplayLog(uint64_t from_seq) {
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[kCfLog]));
+  std::string from;
+  PutBe64(&from, from_seq);
+  next_seq_ = from_seq;
+  std::vector<SeriesRef> refs;
+  std::vector<int64_t> ts;
+  std::vector<double> vs;
+  uint64_t replayed = 0;
+  for (it->Seek(from); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) continue;
+    uint64_t seq = GetBe64(it->key().data());
+    const char* p = it->value().data();
+    const char* end = p + it->value().size();
+    uint64_t n;
+    refs.clear();
+    ts.clear();
+    vs.clear();
+    bool ok = internal::GetUvarint(&p, end, &n) && n <= it->value().size();
+    int64_t ref = 0, t = 0;
+    for (uint64_t i = 0; ok && i < n; ++i) {
+      int64_t dref, dt;
+      double val;
+      ok = internal::GetVarint(&p, end, &dref) && internal::GetVarint(&p, end, &dt) &&
+           internal::GetDouble(&p, end, &val);
+      ref += dref;
+      t += dt;
+      refs.push_back(static_cast<SeriesRef>(ref));
+      ts.push_back(t);
+      vs.push_back(val);
+    }
+    if (!ok) {
+      // A torn last record cannot be acknowledged (RocksDB writes records atomically), so a bad
+      // record is damage: stop replay here and say which.
+      spdlog::error("tsdb: log record {} is damaged; replay stopped there ({} samples replayed)",
+                    seq, replayed);
+      break;
+    }
+    auto r = Commit(refs, ts, vs, /*replay=*/true);
+    if (!r.ok()) return r.status();
+    replayed += r->accepted;
+    next_seq_ = seq + 1;
+  }
+  TIDEMARK_RETURN_IF_ERROR(FromRocks(it->status(), "reading log"));
+  std::lock_guard g(stats_mu_);
+  stats_.replayed_samples = replayed;
+  return Status::Ok();
+}
+
+SeriesRef Db::Impl::GetOrCreate(const Labels& in) {
+  // The index keeps labels sorted by name without empty values; hash and compare that form.
+  bool normal = true;
+  for (size_t i = 0; i < in.size() && normal; ++i) {
+    normal = !in[i].value.empty() && (i == 0 || in[i - 1].name < in[i].name);
+  }
+  Labels normalized;
+  if (!normal) {
+    for (const Label& l : in) {
+      if (!l.value.empty()) normalized.push_back(l);
+    }
+    std::sort(normalized.begin(), normalized.end(),
+              [](const Label& a, const Label& b) { return a.name < b.name; });
+  }
+  const Labels& labels = normal ? in : normalized;
+  if (labels.empty()) return 0;
+  const uint64_t h = internal::HashLabels(labels);
+  {
+    std::shared_lock lock(mu_);
+    auto [b, e] = by_hash_.equal_range(h);
+    for (auto i = b; i != e; ++i) {
+      if (index_.GetLabels(i->second) == labels) return i->second;
+    }
+  }
+  std::unique_lock lock(mu_);
+  auto [b, e] = by_hash_.equal_range(h);
+  for (auto i = b; i != e; ++i) {
+    if (index_.GetLabels(i->second) == labels) return i->second;
+  }
+  if (live_series_ >= options_.max_series) {
+    std::lock_guard g(stats_mu_);
+    ++stats_.series_refused;
+    auto now = clock_.MonotonicNow();
+    if (last_refusal_log_ == std::chrono::steady_clock::time_point{} ||
+        now - last_refusal_log_ >= std::chrono::minutes(1)) {
+      last_refusal_log_ = now;
+      spdlog::warn("tsdb: max_series={} reached; refusing new series ({} refused so far)",
+                   options_.max_series, stats_.series_refused);
+    }
+    return 0;
+  }
+  SeriesRef ref = next_ref_++;
+  if (ref >= series_.size()) series_.resize(std::max<size_t>(ref + 1, series_.size() * 3 / 2));
+  auto ms = std::make_unique<MemSeries>();
+  ms->ref = ref;
+  ms->hash = h;
+  series_[ref] = std::move(ms);
+  by_hash_.emplace(h, ref);
+  index_.Add(ref, labels);
+  ++live_series_;
+  return ref;
+}
+
+bool Db::Impl::Exists(SeriesRef ref) const {
+  std::shared_lock lock(mu_);
+  return ref < series_.size() && series_[ref] != nullptr;
+}
+
+void Db::Impl::Seal(MemSeries& s, std::vector<SeriesRef>* sealed_refs) {
+  if (s.open.NumSamples() == 0) return;
+  std::string encoded;
+  auto sealed = encoding::SealXor(s.open.bytes());
+  if (sealed.ok()) {
+    encoded = std::move(*sealed);
+  } else {
+    // Cannot happen for bytes we wrote; keep the data in its XOR form rather than lose it.
+    spdlog::error("tsdb: sealing chunk of series {}: {}", s.ref, sealed.status().ToString());
+    encoded.push_back(static_cast<char>(encoding::ChunkEncoding::kXor));
+    encoded.append(s.open.bytes());
+  }
+  s.unflushed.emplace_back(s.open.first_t(), std::move(encoded));
+  s.open = encoding::XorAppender();
+  if (s.unflushed.size() == 1) sealed_refs->push_back(s.ref);
+}
+
+Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span<const int64_t> ts,
+                                      std::span<const double> vs, bool replay) {
+  CommitResult result;
+  if (!replay) {
+    struct statvfs fs;
+    if (::statvfs(options_.dir.c_str(), &fs) == 0) {
+      uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+      if (free_bytes < options_.min_free_bytes) {
+        std::lock_guard g(stats_mu_);
+        ++stats_.commits_refused_disk;
+        return Status::ResourceExhausted(
+            "tsdb: " + std::to_string(free_bytes >> 20) + " MiB free in " + options_.dir +
+            ", below min_free_bytes (" + std::to_string(options_.min_free_bytes >> 20) +
+            " MiB); appends resume when space returns");
+      }
+    }
+  }
+  std::unique_lock lock(mu_);
+  if (write_failed_ && !replay) {
+    rocksdb::Status rs = db_->Resume();
+    if (!rs.ok() && !rs.IsNotSupported()) {
+      std::lock_guard g(stats_mu_);
+      ++stats_.commits_refused_disk;
+      return FromRocks(rs, "tsdb: store is read-only after a write error; resume failed");
+    }
+    write_failed_ = false;
+  }
+  const int64_t partition_ms = options_.partition.count();
+  const int64_t oob = options_.out_of_bounds.count();
+  std::string record;
+  record.reserve(16 + refs.size() * 12);
+  std::string body;
+  body.reserve(refs.size() * 12);
+  uint64_t n = 0;
+  int64_t prev_ref = 0, prev_t = 0;
+  std::vector<SeriesRef> sealed_refs;
+  std::vector<SeriesRef> new_series;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    SeriesRef ref = refs[i];
+    if (ref >= series_.size() || !series_[ref]) continue;  // Deleted meanwhile.
+    MemSeries& s = *series_[ref];
+    const int64_t t = ts[i];
+    const uint64_t bits = DoubleBits(vs[i]);
+    if (newest_t_ != std::numeric_limits<int64_t>::min() && t < newest_t_ - oob) {
+      ++result.too_old;
+      continue;
+    }
+    if (t < s.last_t) {
+      ++result.out_of_order;
+      continue;
+    }
+    if (t == s.last_t) {
+      if (bits != s.last_v_bits) ++result.duplicates;
+      continue;  // Identical duplicates are dropped silently, as Prometheus does.
+    }
+    const int64_t p = FloorDiv(t, partition_ms);
+    if (s.open.NumSamples() > 0 &&
+        (p != s.open_partition || s.open.NumSamples() >= options_.chunk_samples)) {
+      Seal(s, &sealed_refs);
+    }
+    if (s.open.NumSamples() == 0) s.open_partition = p;
+    if (!s.open.Append(t, vs[i]).ok()) {
+      ++result.out_of_order;  // Unreachable: t > last_t and the chunk has room were checked.
+      continue;
+    }
+    s.last_t = t;
+    s.last_v_bits = bits;
+    s.dirty = true;
+    newest_t_ = std::max(newest_t_, t);
+    if (!s.persisted) {
+      s.persisted = true;  // Written below in the same batch; reset if the write fails.
+      new_series.push_back(ref);
+    }
+    ++result.accepted;
+    if (!replay) {
+      internal::PutVarint(&body, static_cast<int64_t>(ref) - prev_ref);
+      internal::PutVarint(&body, t - prev_t);
+      internal::PutDouble(&body, vs[i]);
+      prev_ref = static_cast<int64_t>(ref);
+      prev_t = t;
+      ++n;
+    }
+  }
+  if (!replay && (result.out_of_order | result.duplicates | result.too_old) != 0) {
+    std::lock_guard g(stats_mu_);
+    stats_.out_of_order += result.out_of_order;
+    stats_.duplicates += result.duplicates;
+    stats_.too_old += result.too_old;
+  }
+  if (n == 0 && sealed_refs.empty() && new_series.empty()) return result;
+
+  rocksdb::WriteBatch batch;
+  if (!replay && n > 0) {
+    internal::PutUvarint(&record, n);
+    record += body;
+    std::string key;
+    PutBe64(&key, next_seq_);
+    batch.Put(cfs_[kCfLog], key, record);
+  }
+  for (SeriesRef ref : new_series) {
+    batch.Put(cfs_[kCfSeries], SeriesKey(ref),
+              internal::EncodeLabels(index_.GetLabels(ref).value_or(Labels{})));
+  }
+  if (!new_series.empty()) {
+    std::string v;
+    PutBe64(&v, next_ref_);
+    batch.Put(cfs_[kCfDefault], kNextRefKey, v);
+  }
+  // Sealed chunks, including any left over from a failed write.
+  for (SeriesRef ref : sealed_refs) {
+    MemSeries& s = *series_[ref];
+    for (const auto& [mint, enc] : s.unflushed) {
+      batch.Put(cfs_[kCfChunks], ChunkKey(FloorDiv(mint, partition_ms), ref, mint), enc);
+    }
+  }
+  rocksdb::Status ws = db_->Write(write_options_, &batch);
+  if (!ws.ok()) {
+    write_failed_ = true;
+    for (SeriesRef ref : new_series) series_[ref]->persisted = false;
+    std::lock_guard g(stats_mu_);
+    ++stats_.commits_refused_disk;
+    return FromRocks(ws, "tsdb: writing batch");
+  }
+  if (!replay && n > 0) ++next_seq_;
+  for (SeriesRef ref : sealed_refs) series_[ref]->unflushed.clear();
+  {
+    std::lock_guard g(stats_mu_);
+    if (!replay) stats_.samples_appended += result.accepted;
+    stats_.chunks_sealed += sealed_refs.size();
+  }
+  if (!replay) log_bytes_ += record.size();
+  if (!replay && log_bytes_ >= options_.checkpoint_log_bytes) {
+    Status cs = CheckpointLocked();
+    if (!cs.ok()) spdlog::warn("tsdb: checkpoint failed: {}", cs.ToString());
+  }
+  return result;
+}
+
+// Requires mu_ held exclusively.
+Status Db::Impl::CheckpointLocked() {
+  rocksdb::WriteBatch batch;
+  const int64_t partition_ms = options_.partition.count();
+  for (auto& sp : series_) {
+    if (!sp) continue;
+    MemSeries& s = *sp;
+    for (const auto& [mint, enc] : s.unflushed) {
+      batch.Put(cfs_[kCfChunks], ChunkKey(FloorDiv(mint, partition_ms), s.ref, mint), enc);
+    }
+    if (!s.dirty) continue;
+    std::string v;
+    internal::PutVarint(&v, s.last_t);
+    double last_v;
+    std::memcpy(&last_v, &s.last_v_bits, 8);
+    internal::PutDouble(&v, last_v);
+    internal::PutVarint(&v, s.open_partition);
+    v.append(s.open.bytes());
+    batch.Put(cfs_[kCfHead], SeriesKey(s.ref), v);
+  }
+  std::string seq;
+  PutBe64(&seq, next_seq_);
+  batch.Put(cfs_[kCfDefault], kCheckpointSeqKey, seq);
+  TIDEMARK_RETURN_IF_ERROR(FromRocks(db_->Write(write_options_, &batch), "tsdb: checkpoint"));
+  for (auto& sp : series_) {
+    if (!sp) continue;
+    sp->dirty = false;
+    sp->unflushed.clear();
+  }
+  // Everything before next_seq_ is now in the checkpoint.
+  std::string begin;
+  PutBe64(&begin, 0);
+  TIDEMARK_RETURN_IF_ERROR(FromRocks(db_->DeleteRange(write_options_, cfs_[kCfLog], begin, seq),
+                                     "tsdb: truncating log"));
+  log_bytes_ = 0;
+  return Status::Ok();
+}
+
+Status Db::Impl::ApplyRetention() {
+  const int64_t partition_ms = options_.partition.count();
+  const int64_t now_ms = ToUnixMillis(clock_.Now());
+  const int64_t cutoff = now_ms - options_.retention.count();
+  // Partitions wholly before the cutoff.
+  const int64_t first_kept = FloorDiv(cutoff, partition_ms);
+  auto drop_before = [&](int64_t partition) -> Status {
+    std::string b = PartitionKey(std::numeric_limits<int64_t>::min());
+    std::string e = PartitionKey(partition);
+    TIDEMARK_RETURN_IF_ERROR(FromRocks(db_->DeleteRange(write_options_, cfs_[kCfChunks], b, e),
+                                       "tsdb: retention delete"));
+    rocksdb::Slice bs(b), es(e);
+    rocksdb::DeleteFilesInRange(db_.get(), cfs_[kCfChunks], &bs, &es).PermitUncheckedError();
+    rocksdb::CompactRangeOptions cro;
+    return FromRocks(db_->CompactRange(cro, cfs_[kCfChunks], &bs, &es), "tsdb: retention compact");
+  };
+  auto oldest_partition = [&]() -> std::optional<int64_t> {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), cfs_[kCfChunks]));
+    it->SeekToFirst();
+    if (!it->Valid() || it->key().size() < 8) return std::nullopt;
+    return GetOrderedI64(it->key().data());
+  };
+  auto oldest = oldest_partition();
+  if (oldest && *oldest < first_kept) {
+    TIDEMARK_RETURN_IF_ERROR(drop_before(first_kept));
+    std::lock_guard g(stats_mu_);
+    stats_.partitions_deleted += static_cast<uint64_t>(first_kept - *oldest);
+  }
+  if (options_.retention_bytes > 0) {
+    for (int guard = 0; guard < 1000 && DiskBytes() > options_.retention_bytes; ++guard) {
+      auto o = oldest_partition();
+      if (!o) break;
+      // Never delete the partition being written.
+      if (*o >= FloorDiv(now_ms, partition_ms)) break;
+      TIDEMARK_RETURN_IF_ERROR(drop_before(*o + 1));
+      std::lock_guard g(stats_mu_);
+      ++stats_.partitions_deleted;
+    }
+  }
+  // Series without any sample since the cutoff are gone.
+  std::unique_lock lock(mu_);
+  rocksdb::WriteBatch batch;
+  std::vector<SeriesRef> dead;
+  for (auto& sp : series_) {
+    if (sp && sp->last_t < cutoff && sp->unflushed.empty()) dead.push_back(sp->ref);
+  }
+  for (SeriesRef ref : dead) {
+    batch.Delete(cfs_[kCfSeries], SeriesKey(ref));
+    batch.Delete(cfs_[kCfHead], SeriesKey(ref));
+  }
+  if (!dead.empty()) {
+    TIDEMARK_RETURN_IF_ERROR(FromRocks(db_->Write(write_options_, &batch), "tsdb: series gc"));
+  }
+  for (SeriesRef ref : dead) {
+    auto [b, e] = by_hash_.equal_range(series_[ref]->hash);
+    for (auto i = b; i != e; ++i) {
+      if (i->second == ref) {
+        by_hash_.erase(i);
+        break;
+      }
+    }
+    index_.Remove(ref);
+    series_[ref].reset();
+    --live_series_;
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<SeriesData>> Db::Impl::Select(std::span<const Matcher> matchers, int64_t mint,
+                                                 int64_t maxt) const {
+  if (!MemIndex::SelectorIsValid(matchers)) {
+    return Status::InvalidArgument("vector selector must contain at least one non-empty matcher");
+  }
+  std::vector<SeriesRef> refs = index_.Select(matchers);
+  std::vector<SeriesData> out;
+  out.reserve(refs.size());
+  const rocksdb::Snapshot* snap = nullptr;
+  {
+    // Copy the head's part under the lock and pin RocksDB at the same point, so a chunk sealed
+    // concurrently is seen exactly once.
+    std::shared_lock lock(mu_);
+    snap = db_->GetSnapshot();
+    for (SeriesRef ref : refs) {
+      if (ref >= series_.size() || !series_[ref]) continue;
+      const MemSeries& s = *series_[ref];
+      SeriesData d;
+      d.ref = ref;
+      d.mint = mint;
+      d.maxt = maxt;
+      for (const auto& [cmint, enc] : s.unflushed) d.chunks.push_back(enc);
+      if (s.open.NumSamples() > 0 && s.open.first_t() <= maxt && s.last_t >= mint) {
+        std::string c(1, static_cast<char>(encoding::ChunkEncoding::kXor));
+        c.append(s.open.bytes());
+        d.chunks.push_back(std::move(c));
+      }
+      out.push_back(std::move(d));
+    }
+  }
+  {
+    std::vector<SeriesRef> found;
+    found.reserve(out.size());
+    for (const SeriesData& d : out) found.push_back(d.ref);
+    std::vector<Labels> labels = index_.GetLabels(found);
+    for (size_t i = 0; i < out.size() && i < labels.size(); ++i)
+      out[i].labels = std::move(labels[i]);
+  }
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[kCfChunks]));
+  const int64_t partition_ms = options_.partition.count();
+  const int64_t pmin = FloorDiv(mint, partition_ms), pmax = FloorDiv(maxt, partition_ms);
+  std::vector<std::vector<std::string>> stored(out.size());
+  // Visit only partitions that exist: after each one, seek to the next partition's first key.
+  std::unique_ptr<rocksdb::Iterator> probe(db_->NewIterator(ro, cfs_[kCfChunks]));
+  for (probe->Seek(PartitionKey(pmin)); probe->Valid() && !out.empty();
+       probe->Seek(PartitionKey(GetOrderedI64(probe->key().data()) + 1))) {
+    if (probe->key().size() < 8) break;
+    const int64_t p = GetOrderedI64(probe->key().data());
+    if (p > pmax) break;
+    for (size_t i = 0; i < out.size(); ++i) {
+      std::string prefix = ChunkKey(p, out[i].ref, 0).substr(0, 16);
+      it->Seek(ChunkKey(p, out[i].ref, std::numeric_limits<int64_t>::min()));
+      for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        int64_t cmint = GetOrderedI64(it->key().data() + 16);
+        if (cmint > maxt) break;
+        stored[i].emplace_back(it->value().data(), it->value().size());
+      }
+    }
+  }
+  Status st = FromRocks(it->status(), "tsdb: reading chunks");
+  if (st.ok()) st = FromRocks(probe->status(), "tsdb: reading chunks");
+  it.reset();
+  probe.reset();
+  db_->ReleaseSnapshot(snap);
+  if (!st.ok()) return st;
+  std::vector<SeriesData> result;
+  result.reserve(out.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (stored[i].empty() && out[i].chunks.empty()) continue;
+    stored[i].insert(stored[i].end(), std::make_move_iterator(out[i].chunks.begin()),
+                     std::make_move_iterator(out[i].chunks.end()));
+    out[i].chunks = std::move(stored[i]);
+    result.push_back(std::move(out[i]));
+  }
+  return result;
+}
+
+uint64_t Db::Impl::DiskBytes() const {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(options_.dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec)) total += it->file_size(ec);
+  }
+  return total;
+}
+
+Result<uint64_t> Db::Impl::Verify(std::vector<std::string>* problems) const {
+  rocksdb::Status cs = db_->VerifyChecksum();
+  if (!cs.ok()) problems->push_back("checksum: " + cs.ToString());
+  uint64_t samples = 0;
+  rocksdb::ReadOptions ro;
+  std::unordered_set<SeriesRef> known;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[kCfSeries]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    Labels l;
+    if (it->key().size() != 8) {
+      problems->push_back("series: key of " + std::to_string(it->key().size()) + " bytes");
+      continue;
+    }
+    SeriesRef ref = GetBe64(it->key().data());
+    if (!internal::DecodeLabels(std::string_view(it->value().data(), it->value().size()), &l)) {
+      problems->push_back("series " + std::to_string(ref) + ": undecodable labels");
+      continue;
+    }
+    known.insert(ref);
+  }
+  if (!it->status().ok()) problems->push_back("series: " + it->status().ToString());
+  const int64_t partition_ms = options_.partition.count();
+  it.reset(db_->NewIterator(ro, cfs_[kCfChunks]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 24) {
+      problems->push_back("chunks: key of " + std::to_string(it->key().size()) + " bytes");
+      continue;
+    }
+    int64_t part = GetOrderedI64(it->key().data());
+    SeriesRef ref = GetBe64(it->key().data() + 8);
+    int64_t cmint = GetOrderedI64(it->key().data() + 16);
+    std::string where = "chunk (series " + std::to_string(ref) + ", partition " +
+                        std::to_string(part) + ", mint " + std::to_string(cmint) + ")";
+    if (!known.contains(ref)) problems->push_back(where + ": unknown series");
+    auto ci =
+        encoding::ChunkIterator::Open(std::string_view(it->value().data(), it->value().size()));
+    if (!ci.ok()) {
+      problems->push_back(where + ": " + ci.status().message());
+      continue;
+    }
+    int64_t prev = std::numeric_limits<int64_t>::min();
+    uint64_t n = 0;
+    bool first = true;
+    while (ci->Next()) {
+      if (first && ci->t() != cmint) problems->push_back(where + ": first sample differs from key");
+      if (ci->t() <= prev) problems->push_back(where + ": timestamps not increasing");
+      if (FloorDiv(ci->t(), partition_ms) != part) {
+        problems->push_back(where + ": sample outside its partition");
+        break;
+      }
+      first = false;
+      prev = ci->t();
+      ++n;
+    }
+    if (!ci->status().ok()) problems->push_back(where + ": " + ci->status().message());
+    samples += n;
+  }
+  if (!it->status().ok()) problems->push_back("chunks: " + it->status().ToString());
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& sp : series_) {
+      if (sp) samples += sp->open.NumSamples();
+    }
+  }
+  return samples;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Db::Db(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Db::~Db() {
+  if (impl_ && impl_->db_) {
+    std::unique_lock lock(impl_->mu_);
+    Status s = impl_->CheckpointLocked();
+    if (!s.ok()) spdlog::warn("tsdb: checkpoint at close failed: {}", s.ToString());
+  }
+}
+
+Result<std::unique_ptr<Db>> Db::Open(const DbOptions& options, const Clock& clock) {
+  if (options.dir.empty()) return Status::InvalidArgument("tsdb: empty data dir");
+  if (options.chunk_samples < 2 || options.chunk_samples > encoding::kMaxXorSamples) {
+    return Status::InvalidArgument("tsdb: chunk_samples must be in [2, 65535]");
+  }
+  if (options.partition.count() <= 0) return Status::InvalidArgument("tsdb: partition <= 0");
+  auto impl = std::make_unique<Impl>(options, clock);
+  TIDEMARK_RETURN_IF_ERROR(impl->Open());
+  return std::unique_ptr<Db>(new Db(std::move(impl)));
+}
+
+SeriesRef Db::Appender::Add(const Labels& labels, int64_t t, double v) {
+  SeriesRef ref = db_->impl_->GetOrCreate(labels);
+  if (ref == 0) {
+    ++refused_;
+    return 0;
+  }
+  refs_.push_back(ref);
+  ts_.push_back(t);
+  vs_.push_back(v);
+  return ref;
+}
+
+bool Db::Appender::AddRef(SeriesRef ref, int64_t t, double v) {
+  refs_.push_back(ref);
+  ts_.push_back(t);
+  vs_.push_back(v);
+  return true;
+}
+
+Result<CommitResult> Db::Appender::Commit() {
+  auto r = db_->impl_->Commit(refs_, ts_, vs_, /*replay=*/false);
+  refs_.clear();
+  ts_.clear();
+  vs_.clear();
+  if (r.ok()) r->refused = refused_;
+  refused_ = 0;
+  return r;
+}
+
+Result<std::vector<SeriesData>> Db::Select(std::span<const Matcher> matchers, int64_t mint,
+                                           int64_t maxt) const {
+  return impl_->Select(matchers, mint, maxt);
+}
+
+std::vector<std::string> Db::LabelNames(std::span<const Matcher> matchers) const {
+  return impl_->index_.LabelNames(matchers);
+}
+
+std::vector<std::string> Db::LabelValues(std::string_view name,
+                                         std::span<const Matcher> matchers) const {
+  return impl_->index_.LabelValues(name, matchers);
+}
+
+Status Db::ApplyRetention() { return impl_->ApplyRetention(); }
+
+Status Db::Checkpoint() {
+  std::unique_lock lock(impl_->mu_);
+  return impl_->CheckpointLocked();
+}
+
+Status Db::Compact() {
+  {
+    std::unique_lock lock(impl_->mu_);
+    std::vector<SeriesRef> sealed;
+    for (auto& sp : impl_->series_) {
+      if (sp && sp->open.NumSamples() > 0) {
+        impl_->Seal(*sp, &sealed);
+        sp->dirty = true;
+      }
+    }
+    TIDEMARK_RETURN_IF_ERROR(impl_->CheckpointLocked());
+  }
+  rocksdb::FlushOptions fo;
+  TIDEMARK_RETURN_IF_ERROR(FromRocks(impl_->db_->Flush(fo, impl_->cfs_), "tsdb: flush"));
+  rocksdb::CompactRangeOptions cro;
+  cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (auto* cf : impl_->cfs_) {
+    TIDEMARK_RETURN_IF_ERROR(
+        FromRocks(impl_->db_->CompactRange(cro, cf, nullptr, nullptr), "tsdb: compact"));
+  }
+  return Status::Ok();
+}
+
+DbStats Db::Stats() const {
+  DbStats s;
+  {
+    std::lock_guard g(impl_->stats_mu_);
+    s = impl_->stats_;
+  }
+  std::shared_lock lock(impl_->mu_);
+  s.series = impl_->live_series_;
+  s.log_bytes = impl_->log_bytes_;
+  return s;
+}
+
+uint64_t Db::DiskBytes() const { return impl_->DiskBytes(); }
+
+Result<uint64_t> Db::Verify(std::vector<std::string>* problems) const {
+  return impl_->Verify(problems);
+}
+
+}  // namespace tidemark::tsdb

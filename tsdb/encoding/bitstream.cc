@@ -1,0 +1,102 @@
+#include "tsdb/encoding/bitstream.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace tidemark::tsdb::encoding {
+
+BitWriter::BitWriter(std::string bytes, size_t bit_size) : buf_(std::move(bytes)) {
+  buf_.resize((bit_size + 7) / 8);
+  free_ = static_cast<int>(buf_.size() * 8 - bit_size);
+  if (free_ > 0) {
+    buf_.back() = static_cast<char>(static_cast<uint8_t>(buf_.back()) & (0xff << free_));
+  }
+}
+
+void BitWriter::WriteBits(uint64_t v, int n) {
+  while (n > 0) {
+    if (free_ == 0) {
+      buf_.push_back(0);
+      free_ = 8;
+    }
+    const int take = std::min(n, free_);
+    const uint64_t chunk = (v >> (n - take)) & ((uint64_t{1} << take) - 1);
+    uint8_t& last = reinterpret_cast<uint8_t&>(buf_.back());
+    last = static_cast<uint8_t>(last | (chunk << (free_ - take)));
+    free_ -= take;
+    n -= take;
+  }
+}
+
+bool BitReader::ReadUvarint(uint64_t* out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    uint64_t b;
+    if (!ReadBits(8, &b)) return false;
+    if (shift == 63 && b > 1) return false;  // Overflows 64 bits.
+    v |= (b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool BitReader::ReadVarint(int64_t* out) {
+  uint64_t u;
+  if (!ReadUvarint(&u)) return false;
+  *out = UnZigZag(u);
+  return true;
+}
+
+void PutUvarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void PutFixed64BE(std::string* out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
+}
+
+bool ByteReader::GetU8(uint8_t* out) {
+  if (pos_ >= data_.size()) return false;
+  *out = static_cast<uint8_t>(data_[pos_++]);
+  return true;
+}
+
+bool ByteReader::GetUvarint(uint64_t* out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    if (pos_ >= data_.size()) return false;
+    const uint64_t b = static_cast<uint8_t>(data_[pos_++]);
+    if (shift == 63 && b > 1) return false;
+    v |= (b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ByteReader::GetVarint(int64_t* out) {
+  uint64_t u;
+  if (!GetUvarint(&u)) return false;
+  *out = UnZigZag(u);
+  return true;
+}
+
+bool ByteReader::GetFixed64BE(uint64_t* out) {
+  if (data_.size() - pos_ < 8) return false;
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(data_[pos_ + i]);
+  pos_ += 8;
+  *out = v;
+  return true;
+}
+
+}  // namespace tidemark::tsdb::encoding
