@@ -1,5 +1,6 @@
 #include "tsdb/db.h"
 
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
@@ -176,6 +177,28 @@ class ChunkSeqIterator final : public SampleIterator {
   Status status_;
 };
 
+// Re-encodes chunks written in XOR form (by the append path) into the smallest lossless encoding
+// when RocksDB compacts them, on its background threads. Stateless, so thread-safe.
+class RecompressFilter final : public rocksdb::CompactionFilter {
+ public:
+  bool Filter(int /*level*/, const rocksdb::Slice& /*key*/, const rocksdb::Slice& value,
+              std::string* new_value, bool* value_changed) const override {
+    if (value.empty() ||
+        static_cast<uint8_t>(value[0]) != static_cast<uint8_t>(encoding::ChunkEncoding::kXor)) {
+      return false;
+    }
+    auto sealed = encoding::SealXor(std::string_view(value.data() + 1, value.size() - 1));
+    if (sealed.ok() && sealed->size() < value.size()) {
+      *new_value = std::move(*sealed);
+      *value_changed = true;
+    }
+    return false;  // Never drop a chunk.
+  }
+  const char* Name() const override { return "tidemark.RecompressFilter"; }
+};
+
+const RecompressFilter kRecompressFilter;
+
 }  // namespace
 
 std::unique_ptr<SampleIterator> SeriesData::Iterate() const {
@@ -268,6 +291,7 @@ Status Db::Impl::Open() {
     rocksdb::ColumnFamilyOptions cfo;
     cfo.write_buffer_size = 32ull << 20;
     if (std::string_view(name) == "chunks") {
+      cfo.compaction_filter = &kRecompressFilter;
       cfo.compression = rocksdb::kZSTD;
       cfo.bottommost_compression = rocksdb::kZSTD;
     } else if (std::string_view(name) == "log") {
@@ -483,19 +507,18 @@ bool Db::Impl::Exists(SeriesRef ref) const {
 
 void Db::Impl::Seal(MemSeries& s, std::vector<SeriesRef>* sealed_refs) {
   if (s.open.NumSamples() == 0) return;
+  // The chunk is written in its XOR form, a copy of the head's bytes: the packed re-encoding
+  // happens later, off the append path, in RocksDB's compactions (RecompressFilter).
   std::string encoded;
-  auto sealed = encoding::SealXor(s.open.bytes());
-  if (sealed.ok()) {
-    encoded = std::move(*sealed);
-  } else {
-    // Cannot happen for bytes we wrote; keep the data in its XOR form rather than lose it.
-    spdlog::error("tsdb: sealing chunk of series {}: {}", s.ref, sealed.status().ToString());
-    encoded.push_back(static_cast<char>(encoding::ChunkEncoding::kXor));
-    encoded.append(s.open.bytes());
-  }
+  encoded.reserve(s.open.bytes().size() + 1);
+  encoded.push_back(static_cast<char>(encoding::ChunkEncoding::kXor));
+  encoded.append(s.open.bytes());
   s.unflushed.emplace_back(s.open.first_t(), std::move(encoded));
   s.open = encoding::XorAppender();
-  if (s.unflushed.size() == 1) sealed_refs->push_back(s.ref);
+  if (sealed_refs != nullptr &&
+      std::find(sealed_refs->begin(), sealed_refs->end(), s.ref) == sealed_refs->end()) {
+    sealed_refs->push_back(s.ref);
+  }
 }
 
 Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span<const int64_t> ts,
@@ -527,12 +550,9 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
   }
   const int64_t partition_ms = options_.partition.count();
   const int64_t oob = options_.out_of_bounds.count();
-  std::string record;
-  record.reserve(16 + refs.size() * 12);
-  std::string body;
-  body.reserve(refs.size() * 12);
+  std::vector<uint32_t> accepted_idx;  // Samples to log, encoded after the lock is released.
+  accepted_idx.reserve(replay ? 0 : refs.size());
   uint64_t n = 0;
-  int64_t prev_ref = 0, prev_t = 0;
   std::vector<SeriesRef> sealed_refs;
   std::vector<SeriesRef> new_series;
   for (size_t i = 0; i < refs.size(); ++i) {
@@ -572,15 +592,9 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
       new_series.push_back(ref);
     }
     ++result.accepted;
-    if (!replay) {
-      internal::PutVarint(&body, static_cast<int64_t>(ref) - prev_ref);
-      internal::PutVarint(&body, t - prev_t);
-      internal::PutDouble(&body, vs[i]);
-      prev_ref = static_cast<int64_t>(ref);
-      prev_t = t;
-      ++n;
-    }
+    if (!replay) accepted_idx.push_back(static_cast<uint32_t>(i));
   }
+  n = accepted_idx.size();
   if (!replay && (result.out_of_order | result.duplicates | result.too_old) != 0) {
     std::lock_guard g(stats_mu_);
     stats_.out_of_order += result.out_of_order;
@@ -590,13 +604,8 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
   if (n == 0 && sealed_refs.empty() && new_series.empty()) return result;
 
   rocksdb::WriteBatch batch;
-  if (!replay && n > 0) {
-    internal::PutUvarint(&record, n);
-    record += body;
-    std::string key;
-    PutBe64(&key, next_seq_);
-    batch.Put(cfs_[kCfLog], key, record);
-  }
+  const uint64_t seq = (!replay && n > 0) ? next_seq_++ : 0;
+  if (!replay && n > 0) log_bytes_ += 4 + n * 11;  // Estimate; exact size known after encoding.
   for (SeriesRef ref : new_series) {
     batch.Put(cfs_[kCfSeries], SeriesKey(ref),
               internal::EncodeLabels(index_.GetLabels(ref).value_or(Labels{})));
@@ -606,29 +615,58 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
     PutBe64(&v, next_ref_);
     batch.Put(cfs_[kCfDefault], kNextRefKey, v);
   }
-  // Sealed chunks, including any left over from a failed write.
+  // Sealed chunks, including any left over from a failed write. They stay in `unflushed` (and so
+  // visible to queries) until the write has succeeded.
+  std::vector<std::pair<SeriesRef, int64_t>> written;  // (series, newest chunk mint written)
   for (SeriesRef ref : sealed_refs) {
     MemSeries& s = *series_[ref];
     for (const auto& [mint, enc] : s.unflushed) {
       batch.Put(cfs_[kCfChunks], ChunkKey(FloorDiv(mint, partition_ms), ref, mint), enc);
     }
+    written.emplace_back(ref, s.unflushed.back().first);
+  }
+  // Encoding the log record and the write happen outside the lock so that appenders overlap; the
+  // record carries the sequence number assigned above, in apply order.
+  lock.unlock();
+  if (!replay && n > 0) {
+    std::string record;
+    record.reserve(12 + n * 12);
+    internal::PutUvarint(&record, n);
+    int64_t prev_ref = 0, prev_t = 0;
+    for (uint32_t i : accepted_idx) {
+      internal::PutVarint(&record, static_cast<int64_t>(refs[i]) - prev_ref);
+      internal::PutVarint(&record, ts[i] - prev_t);
+      internal::PutDouble(&record, vs[i]);
+      prev_ref = static_cast<int64_t>(refs[i]);
+      prev_t = ts[i];
+    }
+    std::string key;
+    PutBe64(&key, seq);
+    batch.Put(cfs_[kCfLog], key, record);
   }
   rocksdb::Status ws = db_->Write(write_options_, &batch);
+  lock.lock();
   if (!ws.ok()) {
     write_failed_ = true;
-    for (SeriesRef ref : new_series) series_[ref]->persisted = false;
+    for (SeriesRef ref : new_series) {
+      if (ref < series_.size() && series_[ref]) series_[ref]->persisted = false;
+    }
     std::lock_guard g(stats_mu_);
     ++stats_.commits_refused_disk;
     return FromRocks(ws, "tsdb: writing batch");
   }
-  if (!replay && n > 0) ++next_seq_;
-  for (SeriesRef ref : sealed_refs) series_[ref]->unflushed.clear();
+  for (const auto& [ref, newest_mint] : written) {
+    if (ref >= series_.size() || !series_[ref]) continue;
+    auto& u = series_[ref]->unflushed;
+    size_t k = 0;
+    while (k < u.size() && u[k].first <= newest_mint) ++k;
+    u.erase(u.begin(), u.begin() + static_cast<std::ptrdiff_t>(k));
+  }
   {
     std::lock_guard g(stats_mu_);
     if (!replay) stats_.samples_appended += result.accepted;
     stats_.chunks_sealed += sealed_refs.size();
   }
-  if (!replay) log_bytes_ += record.size();
   if (!replay && log_bytes_ >= options_.checkpoint_log_bytes) {
     Status cs = CheckpointLocked();
     if (!cs.ok()) spdlog::warn("tsdb: checkpoint failed: {}", cs.ToString());
@@ -751,6 +789,7 @@ Result<std::vector<SeriesData>> Db::Impl::Select(std::span<const Matcher> matche
   std::vector<SeriesRef> refs = index_.Select(matchers);
   std::vector<SeriesData> out;
   out.reserve(refs.size());
+  std::vector<std::vector<int64_t>> head_mints;  // Mints of each series' unflushed chunks.
   const rocksdb::Snapshot* snap = nullptr;
   {
     // Copy the head's part under the lock and pin RocksDB at the same point, so a chunk sealed
@@ -764,7 +803,11 @@ Result<std::vector<SeriesData>> Db::Impl::Select(std::span<const Matcher> matche
       d.ref = ref;
       d.mint = mint;
       d.maxt = maxt;
-      for (const auto& [cmint, enc] : s.unflushed) d.chunks.push_back(enc);
+      head_mints.emplace_back();
+      for (const auto& [cmint, enc] : s.unflushed) {
+        d.chunks.push_back(enc);
+        head_mints.back().push_back(cmint);
+      }
       if (s.open.NumSamples() > 0 && s.open.first_t() <= maxt && s.last_t >= mint) {
         std::string c(1, static_cast<char>(encoding::ChunkEncoding::kXor));
         c.append(s.open.bytes());
@@ -787,6 +830,7 @@ Result<std::vector<SeriesData>> Db::Impl::Select(std::span<const Matcher> matche
   const int64_t partition_ms = options_.partition.count();
   const int64_t pmin = FloorDiv(mint, partition_ms), pmax = FloorDiv(maxt, partition_ms);
   std::vector<std::vector<std::string>> stored(out.size());
+  std::vector<std::unordered_set<int64_t>> stored_mints(out.size());
   // Visit only partitions that exist: after each one, seek to the next partition's first key.
   std::unique_ptr<rocksdb::Iterator> probe(db_->NewIterator(ro, cfs_[kCfChunks]));
   for (probe->Seek(PartitionKey(pmin)); probe->Valid() && !out.empty();
@@ -801,6 +845,7 @@ Result<std::vector<SeriesData>> Db::Impl::Select(std::span<const Matcher> matche
         int64_t cmint = GetOrderedI64(it->key().data() + 16);
         if (cmint > maxt) break;
         stored[i].emplace_back(it->value().data(), it->value().size());
+        stored_mints[i].insert(cmint);
       }
     }
   }
@@ -814,8 +859,11 @@ Result<std::vector<SeriesData>> Db::Impl::Select(std::span<const Matcher> matche
   result.reserve(out.size());
   for (size_t i = 0; i < out.size(); ++i) {
     if (stored[i].empty() && out[i].chunks.empty()) continue;
-    stored[i].insert(stored[i].end(), std::make_move_iterator(out[i].chunks.begin()),
-                     std::make_move_iterator(out[i].chunks.end()));
+    for (size_t k = 0; k < out[i].chunks.size(); ++k) {
+      // A sealed chunk whose write completed while we copied the head is in both: keep one.
+      if (k < head_mints[i].size() && stored_mints[i].contains(head_mints[i][k])) continue;
+      stored[i].push_back(std::move(out[i].chunks[k]));
+    }
     out[i].chunks = std::move(stored[i]);
     result.push_back(std::move(out[i]));
   }
@@ -975,10 +1023,9 @@ Status Db::Checkpoint() {
 Status Db::Compact() {
   {
     std::unique_lock lock(impl_->mu_);
-    std::vector<SeriesRef> sealed;
     for (auto& sp : impl_->series_) {
       if (sp && sp->open.NumSamples() > 0) {
-        impl_->Seal(*sp, &sealed);
+        impl_->Seal(*sp, nullptr);
         sp->dirty = true;
       }
     }

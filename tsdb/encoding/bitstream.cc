@@ -14,18 +14,26 @@ BitWriter::BitWriter(std::string bytes, size_t bit_size) : buf_(std::move(bytes)
 }
 
 void BitWriter::WriteBits(uint64_t v, int n) {
-  while (n > 0) {
-    if (free_ == 0) {
-      buf_.push_back(0);
-      free_ = 8;
-    }
+  if (n <= 0) return;
+  if (n < 64) v &= (uint64_t{1} << n) - 1;
+  if (free_ > 0) {  // Fill the unused low bits of the last byte first.
     const int take = std::min(n, free_);
-    const uint64_t chunk = (v >> (n - take)) & ((uint64_t{1} << take) - 1);
+    const uint64_t top = v >> (n - take);
     uint8_t& last = reinterpret_cast<uint8_t&>(buf_.back());
-    last = static_cast<uint8_t>(last | (chunk << (free_ - take)));
+    last = static_cast<uint8_t>(last | (top << (free_ - take)));
     free_ -= take;
     n -= take;
+    if (n == 0) return;
+    v &= (uint64_t{1} << n) - 1;  // n < 64 here.
   }
+  // Byte-aligned now: append the remaining n bits as whole bytes, left-aligned.
+  const int nbytes = (n + 7) / 8;
+  const int pad = nbytes * 8 - n;
+  const uint64_t x = v << pad;
+  char tmp[8];
+  for (int i = 0; i < nbytes; ++i) tmp[i] = static_cast<char>(x >> (8 * (nbytes - 1 - i)));
+  buf_.append(tmp, static_cast<size_t>(nbytes));
+  free_ = pad;
 }
 
 bool BitReader::ReadUvarint(uint64_t* out) {

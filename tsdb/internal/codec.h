@@ -12,7 +12,9 @@
 namespace tidemark::tsdb::internal {
 
 inline void PutBe64(std::string* out, uint64_t v) {
-  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (56 - 8 * i));
+  out->append(b, 8);
 }
 inline uint64_t GetBe64(const char* p) {
   uint64_t v = 0;
@@ -28,11 +30,14 @@ inline int64_t GetOrderedI64(const char* p) {
 }
 
 inline void PutUvarint(std::string* out, uint64_t v) {
+  char b[10];
+  int n = 0;
   while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
+    b[n++] = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  out->push_back(static_cast<char>(v));
+  b[n++] = static_cast<char>(v);
+  out->append(b, static_cast<size_t>(n));
 }
 inline void PutVarint(std::string* out, int64_t v) {
   PutUvarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
