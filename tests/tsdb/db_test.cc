@@ -280,6 +280,44 @@ TEST_F(DbTest, RetentionDropsOldPartitionsAndSeries) {
   EXPECT_EQ(got.back().first, kT0 + (11 * 60 + 59) * 60000LL);
 }
 
+TEST_F(DbTest, SizeRetentionDropsOldestPartitionsFirst) {
+  DbOptions o = Options();
+  o.retention = std::chrono::hours(24 * 365);
+  o.out_of_bounds = std::chrono::hours(24 * 365);
+  o.partition = std::chrono::hours(1);
+  std::mt19937_64 rng(3);
+  auto db = Open(o);
+  // 6 hours of incompressible values for 200 series: several MiB over 6 partitions.
+  for (int m = 0; m < 6 * 60; ++m) {
+    auto app = db->NewAppender();
+    for (int s = 0; s < 200; ++s) {
+      std::string sv = std::to_string(s);
+      double v;
+      uint64_t bits = rng() >> 2;
+      std::memcpy(&v, &bits, 8);
+      app.Add(L({{"__name__", "noise"}, {"s", sv.c_str()}}), kT0 + m * 60000LL, v);
+    }
+    ASSERT_TRUE(app.Commit().ok());
+  }
+  ASSERT_TRUE(db->Compact().ok());
+  const uint64_t full = db->DiskBytes();
+  db.reset();
+  o.retention_bytes = full / 2;
+  db = Open(o);
+  clock_.Set(std::chrono::system_clock::time_point(std::chrono::milliseconds(kT0)) +
+             std::chrono::hours(6));
+  ASSERT_TRUE(db->ApplyRetention().ok());
+  EXPECT_LE(db->DiskBytes(), o.retention_bytes);
+  EXPECT_GE(db->Stats().partitions_deleted, 1u);
+  Matcher m[] = {Eq("s", "7")};
+  auto sel = db->Select(m, 0, kT0 * 2);
+  ASSERT_EQ(sel->size(), 1u);
+  auto got = Samples((*sel)[0]);
+  ASSERT_FALSE(got.empty());
+  EXPECT_GT(got.front().first, kT0) << "the oldest data went first";
+  EXPECT_EQ(got.back().first, kT0 + (6 * 60 - 1) * 60000LL) << "the newest data stays";
+}
+
 // A child process appends acknowledged batches and reports each acknowledgement on a pipe; the
 // parent kill -9s it at a random point, reopens the store and checks every acknowledged sample.
 TEST_F(DbTest, AcknowledgedSamplesSurviveKill9) {
