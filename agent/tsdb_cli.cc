@@ -305,7 +305,7 @@ int StatsOrVerify(const Flags& f, bool verify, std::ostream& out, std::ostream& 
         << " samples, " << problems.size() << " problems\n";
     return problems.empty() ? 0 : 1;
   }
-  out << "head restore: " << st.replayed_samples << " samples replayed from the log in "
+  out << "open: " << st.replayed_samples << " samples replayed from the log; open took "
       << st.replay_seconds << " s\n";
   out << "series: " << st.series << "\n"
       << "samples: " << *samples << "\n"

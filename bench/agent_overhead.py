@@ -130,6 +130,7 @@ def main():
     ap.add_argument("--cgroups", type=int, default=1000)
     ap.add_argument("--scrapes", type=int, default=30)
     ap.add_argument("--interval", type=float, default=1.0, help="scrape (and collection) interval, s")
+    ap.add_argument("--agent-config", default="", help="config file passed to the agent")
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (creates cgroups)")
@@ -157,7 +158,8 @@ def main():
         aport, nport = free_port(), free_port()
         agent = subprocess.Popen(
             [args.tidemark, "agent", "--listen", f"127.0.0.1:{aport}", "--data-dir", f"{work}/data",
-             "--interval", f"{int(args.interval * 1000)}ms", "--log-level", "warn"],
+             "--interval", f"{int(args.interval * 1000)}ms", "--log-level", "warn"]
+            + (["--config", args.agent_config] if args.agent_config else []),
             stdout=subprocess.DEVNULL, stderr=open(f"{work}/agent.log", "w"))
         procs.append(agent)
         ne = subprocess.Popen([args.node_exporter, f"--web.listen-address=127.0.0.1:{nport}"],

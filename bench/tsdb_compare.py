@@ -6,8 +6,9 @@
   2. bytes per sample: `tidemark tsdb import` vs the block `promtool tsdb create-blocks-from
      openmetrics` makes, from ../shared/bench/gen_openmetrics.py --containers 50 --seconds 7200;
   3. RSS per active series: max RSS of both bench-write runs with --metrics 100000, per series;
-  4. restart after kill -9 with a full head: tidemark's head restore time vs Prometheus' WAL
-     replay ("total_replay_duration") of promtool's bench output (same samples).
+  4. restart after kill -9 with a full head: the whole Db::Open of tidemark (RocksDB recovery,
+     series, head checkpoint, log replay) vs Prometheus' WAL replay ("total_replay_duration") of
+     promtool's bench output (same samples).
 Use a Release build:  bench/tsdb_compare.py --tidemark build-release/agent/tidemark
 """
 import argparse
@@ -133,7 +134,7 @@ def main():
                 proc.terminate()
                 proc.wait(timeout=60)
                 p3, _ = run([tm, "tsdb", "stats", "--data-dir", f"{work}/tm/storage"])
-                m = re.search(r"head restore: (\d+) samples replayed from the log in ([0-9.e-]+) s", p3.stdout)
+                m = re.search(r"open: (\d+) samples replayed from the log; open took ([0-9.e-]+) s", p3.stdout)
                 replay_t = float(m.group(2))
                 results.append((f"restart after kill -9 (s), {total} samples", replay_t, replay_p,
                                 replay_t / replay_p if replay_p else float("nan"), "<= 1.0"))

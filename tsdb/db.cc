@@ -1,5 +1,6 @@
 #include "tsdb/db.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
@@ -259,6 +260,7 @@ class Db::Impl {
   int64_t newest_t_ = std::numeric_limits<int64_t>::min();
   bool write_failed_ = false;
   uint64_t log_bytes_ = 0;  // Log bytes since the last checkpoint.
+  std::chrono::steady_clock::time_point open_start_{};
   std::chrono::steady_clock::time_point last_refusal_log_{};
   mutable std::mutex stats_mu_;
   DbStats stats_;  // Guarded by stats_mu_ (except fields only touched under mu_).
@@ -275,6 +277,7 @@ Db::Impl::~Impl() {
 }
 
 Status Db::Impl::Open() {
+  open_start_ = std::chrono::steady_clock::now();
   std::error_code ec;
   std::filesystem::create_directories(options_.dir, ec);
   if (ec) return Status::InvalidArgument("tsdb dir " + options_.dir + ": " + ec.message());
@@ -286,10 +289,22 @@ Status Db::Impl::Open() {
   dbo.keep_log_file_num = 3;
   dbo.max_total_wal_size = 256ull << 20;
   dbo.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Recovery keeps replayed memtables in memory instead of writing L0 files before we can start.
+  dbo.avoid_flush_during_recovery = true;
+  // A node agent's memory budget: all memtables together stay under 24 MiB (smaller ones cost
+  // append rate through more flushes: 8 MiB measured 0.71x promtool's rate, 24 MiB 1.08x), and
+  // every column family shares one 8 MiB block cache.
+  dbo.db_write_buffer_size = 24ull << 20;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(8ull << 20);
+  table.cache_index_and_filter_blocks = true;
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (const char* name : kCfNames) {
     rocksdb::ColumnFamilyOptions cfo;
-    cfo.write_buffer_size = 32ull << 20;
+    cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    const bool big = std::string_view(name) == "log" || std::string_view(name) == "chunks";
+    cfo.write_buffer_size = big ? (8ull << 20) : (2ull << 20);
+    cfo.max_write_buffer_number = 2;
     if (std::string_view(name) == "chunks") {
       cfo.compaction_filter = &kRecompressFilter;
       cfo.compression = rocksdb::kZSTD;
@@ -391,7 +406,10 @@ Status Db::Impl::Restore() {
   }
   lock.unlock();
   TIDEMARK_RETURN_IF_ERROR(ReplayLog(from));
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  (void)start;
+  // The whole restart: RocksDB's own recovery plus loading series, head and log.
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - open_start_).count();
   std::lock_guard g(stats_mu_);
   stats_.replay_seconds = secs;
   return Status::Ok();
