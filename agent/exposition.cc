@@ -28,20 +28,6 @@ void AppendHelp(std::string_view help, bool openmetrics, std::string* out) {
   }
 }
 
-std::string_view PartSuffix(SeriesPart part) {
-  switch (part) {
-    case SeriesPart::kValue:
-      return "";
-    case SeriesPart::kBucket:
-      return "_bucket";
-    case SeriesPart::kSum:
-      return "_sum";
-    case SeriesPart::kCount:
-      return "_count";
-  }
-  return "";
-}
-
 // OpenMetrics wants canonical floats in `le`: "1.0", not "1".
 void AppendCanonicalLe(std::string_view v, std::string* out) {
   out->append(v);
@@ -50,7 +36,7 @@ void AppendCanonicalLe(std::string_view v, std::string* out) {
 
 void AppendSample(std::string_view name, const Sample& s, bool om, std::string* out) {
   out->append(name);
-  out->append(PartSuffix(s.part));
+  out->append(SeriesPartSuffix(s.part));
   bool has_base = s.base != nullptr && !s.base->rendered().empty();
   if (has_base || !s.extra.empty()) {
     *out += '{';

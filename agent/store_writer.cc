@@ -7,20 +7,6 @@ namespace tidemark::agent {
 
 namespace {
 
-std::string_view PartSuffix(SeriesPart part) {
-  switch (part) {
-    case SeriesPart::kValue:
-      return "";
-    case SeriesPart::kBucket:
-      return "_bucket";
-    case SeriesPart::kSum:
-      return "_sum";
-    case SeriesPart::kCount:
-      return "_count";
-  }
-  return "";
-}
-
 Labels FullLabels(std::string_view name, const Sample& s) {
   Labels out;
   size_t n = 1 + s.extra.size() + (s.base ? s.base->labels().size() : 0);
@@ -44,7 +30,7 @@ Result<StoreWriteStats> StoreWriter::Write(const SampleBatch& batch) {
   std::string name;
   for (const MetricFamily& f : batch.families()) {
     for (const Sample& s : f.samples) {
-      std::string_view suffix = PartSuffix(s.part);
+      std::string_view suffix = SeriesPartSuffix(s.part);
       key_.assign(f.name);
       key_.append(suffix);
       key_.push_back('\0');

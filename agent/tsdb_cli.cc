@@ -122,6 +122,21 @@ Result<std::vector<Labels>> ReadLabelSets(const std::string& path, size_t max) {
   return out;
 }
 
+// Opens a store for offline tools: no retention and no too-old window, so imported history and
+// old data are kept as they are. Null (after printing why) on failure.
+std::unique_ptr<tsdb::Db> OpenOffline(const std::string& dir, std::ostream& err) {
+  tsdb::DbOptions o;
+  o.dir = dir;
+  o.out_of_bounds = std::chrono::hours(24 * 365 * 100);
+  o.retention = std::chrono::hours(24 * 365 * 100);
+  auto db = tsdb::Db::Open(o, SystemClock::Instance());
+  if (!db.ok()) {
+    err << "tidemark: " << db.status().message() << "\n";
+    return nullptr;
+  }
+  return std::move(*db);
+}
+
 int BenchWrite(const Flags& f, std::ostream& out, std::ostream& err) {
   auto metrics = ParseCount("metrics", f.Get("metrics", "10000"));
   auto scrapes = ParseCount("scrapes", f.Get("scrapes", "3000"));
@@ -232,17 +247,10 @@ int Import(const Flags& f, std::ostream& out, std::ostream& err) {
     err << "tidemark: " << text.status().message() << "\n";
     return 2;
   }
-  tsdb::DbOptions o;
-  o.dir = dir;
-  o.out_of_bounds = std::chrono::hours(24 * 365 * 100);
-  o.retention = std::chrono::hours(24 * 365 * 100);
-  auto db = tsdb::Db::Open(o, SystemClock::Instance());
-  if (!db.ok()) {
-    err << "tidemark: " << db.status().message() << "\n";
-    return 1;
-  }
+  auto db = OpenOffline(dir, err);
+  if (!db) return 1;
   auto start = std::chrono::steady_clock::now();
-  auto app = (*db)->NewAppender();
+  auto app = db->NewAppender();
   uint64_t parsed = 0, accepted = 0, rejected = 0;
   auto commit = [&]() -> Status {
     auto r = app.Commit();
@@ -261,14 +269,14 @@ int Import(const Flags& f, std::ostream& out, std::ostream& err) {
     return Status::Ok();
   });
   if (st.ok()) st = commit();
-  if (st.ok()) st = (*db)->Compact();
+  if (st.ok()) st = db->Compact();
   if (!st.ok()) {
     err << "tidemark: " << file << ": " << st.message() << "\n";
     return 1;
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   out << "imported " << accepted << " of " << parsed << " samples (" << rejected
-      << " rejected) into " << (*db)->Stats().series << " series in " << secs << " s\n";
+      << " rejected) into " << db->Stats().series << " series in " << secs << " s\n";
   return 0;
 }
 
@@ -282,23 +290,16 @@ int StatsOrVerify(const Flags& f, bool verify, std::ostream& out, std::ostream& 
     err << "tidemark: " << dir << " is not a tidemark store (no CURRENT file)\n";
     return 2;
   }
-  tsdb::DbOptions o;
-  o.dir = dir;
-  o.out_of_bounds = std::chrono::hours(24 * 365 * 100);
-  o.retention = std::chrono::hours(24 * 365 * 100);
-  auto db = tsdb::Db::Open(o, SystemClock::Instance());
-  if (!db.ok()) {
-    err << "tidemark: " << db.status().message() << "\n";
-    return 1;
-  }
+  auto db = OpenOffline(dir, err);
+  if (!db) return 1;
   std::vector<std::string> problems;
-  auto samples = (*db)->Verify(&problems);
+  auto samples = db->Verify(&problems);
   if (!samples.ok()) {
     err << "tidemark: " << samples.status().message() << "\n";
     return 1;
   }
-  tsdb::DbStats st = (*db)->Stats();
-  uint64_t bytes = (*db)->DiskBytes();
+  tsdb::DbStats st = db->Stats();
+  uint64_t bytes = db->DiskBytes();
   if (verify) {
     for (const std::string& p : problems) out << "problem: " << p << "\n";
     out << (problems.empty() ? "OK: " : "DAMAGED: ") << st.series << " series, " << *samples

@@ -16,6 +16,20 @@ std::string_view MetricTypeName(MetricType type) {
   return "untyped";
 }
 
+std::string_view SeriesPartSuffix(SeriesPart part) {
+  switch (part) {
+    case SeriesPart::kValue:
+      return "";
+    case SeriesPart::kBucket:
+      return "_bucket";
+    case SeriesPart::kSum:
+      return "_sum";
+    case SeriesPart::kCount:
+      return "_count";
+  }
+  return "";
+}
+
 size_t SampleBatch::Family(std::string_view name, std::string_view help, MetricType type) {
   auto it = index_.find(std::string(name));
   if (it != index_.end()) return it->second;

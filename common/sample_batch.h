@@ -17,6 +17,8 @@ std::string_view MetricTypeName(MetricType type);
 
 // Which line of a histogram family a sample is; kValue for counters, gauges and untyped.
 enum class SeriesPart : uint8_t { kValue, kBucket, kSum, kCount };
+// The metric name suffix of a part: "", "_bucket", "_sum", "_count".
+std::string_view SeriesPartSuffix(SeriesPart part);
 
 struct Sample {
   const LabelSet* base = nullptr;  // Owned by the batch (see SampleBatch::Intern); may be null.

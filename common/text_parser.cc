@@ -5,19 +5,11 @@
 #include <cmath>
 #include <limits>
 
+#include "common/strings.h"
+
 namespace tidemark {
 
 namespace {
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
 
 bool IsNameStart(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
@@ -176,10 +168,10 @@ std::optional<double> ParseGoFloat(std::string_view s) {
     neg = body[0] == '-';
     body.remove_prefix(1);
   }
-  if (IEquals(body, "inf") || IEquals(body, "infinity")) {
+  if (EqualsIgnoreCase(body, "inf") || EqualsIgnoreCase(body, "infinity")) {
     return neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
   }
-  if (IEquals(body, "nan")) return std::numeric_limits<double>::quiet_NaN();
+  if (EqualsIgnoreCase(body, "nan")) return std::numeric_limits<double>::quiet_NaN();
   if (body.empty() || body[0] == '+' || body[0] == '-') return std::nullopt;
   double v = 0;
   auto [p, ec] = std::from_chars(body.data(), body.data() + body.size(), v);
