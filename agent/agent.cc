@@ -88,6 +88,7 @@ Result<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config, const Cl
     (*probe)->Stop();
   }
   std::unique_ptr<tsdb::Db> db;
+  bool store_open_failed = false;
   if (config.storage.enabled) {
     tsdb::DbOptions o;
     o.dir = config.data_dir + "/tsdb";
@@ -97,14 +98,23 @@ Result<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config, const Cl
     o.sync = config.storage.sync == "always" ? tsdb::SyncMode::kEveryCommit : tsdb::SyncMode::kNone;
     o.min_free_bytes = config.storage.min_free_bytes;
     auto opened = tsdb::Db::Open(o, clock);
-    if (!opened.ok()) {
+    if (!opened.ok() && opened.status().code() == StatusCode::kCorruption) {
+      // A damaged store must not turn into a crash loop: keep collecting and serving /metrics,
+      // say so loudly, and leave the data as it is for `tidemark tsdb verify`.
+      spdlog::error(
+          "store: {}. The agent runs WITHOUT its store until it is repaired (README: "
+          "\"Recovering a damaged store\"); tidemark_tsdb_open_failed is 1.",
+          opened.status().message());
+      store_open_failed = true;
+    } else if (!opened.ok()) {
       ::close(fd);
       return Status(opened.status().code(), "store: " + opened.status().message());
+    } else {
+      db = std::move(*opened);
+      tsdb::DbStats st = db->Stats();
+      spdlog::info("store {}: {} series, replayed {} samples, open took {:.3f} s", o.dir, st.series,
+                   st.replayed_samples, st.replay_seconds);
     }
-    db = std::move(*opened);
-    tsdb::DbStats st = db->Stats();
-    spdlog::info("store {}: {} series, replayed {} samples in {:.3f} s", o.dir, st.series,
-                 st.replayed_samples, st.replay_seconds);
   }
   auto collectors = MakeCollectors(config, clock);
   if (!collectors.ok()) {
@@ -112,11 +122,19 @@ Result<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config, const Cl
     return collectors.status();
   }
   std::unique_ptr<Agent> agent(new Agent(config, clock, std::move(*collectors), std::move(db)));
+  agent->store_open_failed_ = store_open_failed;
   agent->lock_fd_ = fd;
   return agent;
 }
 
 void Agent::AddStoreMetrics(SampleBatch* b) {
+  if (config_.storage.enabled) {
+    b->Add(b->Family("tidemark_tsdb_open_failed",
+                     "1 when the local store could not be opened (damaged); the agent then runs "
+                     "without it.",
+                     MetricType::kGauge),
+           nullptr, store_open_failed_ ? 1 : 0);
+  }
   if (!db_) return;
   tsdb::DbStats st = db_->Stats();
   auto add = [&](std::string_view name, std::string_view help, MetricType type, double v) {

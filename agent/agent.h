@@ -89,6 +89,7 @@ class Agent {
   std::unique_ptr<tsdb::Db> db_;                            // Outlives writer_.
   std::unique_ptr<StoreWriter> writer_;                     // Collection thread only.
   double store_write_errors_ = 0;                           // Collection thread only.
+  bool store_open_failed_ = false;                          // Set once in Create().
   double stale_markers_ = 0;                                // Collection thread only.
   std::chrono::steady_clock::time_point last_retention_{};  // Collection thread only.
   std::unique_ptr<collector::MetadataProvider> metadata_;   // Outlives collectors_.

@@ -437,10 +437,11 @@ Status Db::Impl::ReplayLog(uint64_t from_seq) {
     bool ok = internal::GetUvarint(&p, end, &n) && n <= it->value().size();
     int64_t ref = 0, t = 0;
     for (uint64_t i = 0; ok && i < n; ++i) {
-      int64_t dref, dt;
-      double val;
+      int64_t dref = 0, dt = 0;
+      double val = 0;
       ok = internal::GetVarint(&p, end, &dref) && internal::GetVarint(&p, end, &dt) &&
            internal::GetDouble(&p, end, &val);
+      if (!ok) break;
       ref += dref;
       t += dt;
       refs.push_back(static_cast<SeriesRef>(ref));

@@ -24,7 +24,9 @@ TEST(DurationTest, RejectsMalformedDurations) {
        {"", "1", "s", "1x", "1s1m", "1s1s", "-1s", "1.5s", "99999999999999999999y", "1 s", "ms"}) {
     auto r = ParseDuration(bad);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+    }
   }
 }
 
