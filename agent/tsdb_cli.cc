@@ -27,9 +27,11 @@ constexpr char kUsage[] =
     "Usage: tidemark tsdb <command> [flags]\n"
     "\n"
     "  bench-write [--metrics N] [--scrapes S] [--out DIR] [--threads T]\n"
-    "              [--exit-without-close true] FILE\n"
+    "              [--compaction off|on] [--exit-without-close true] FILE\n"
     "      Ingest benchmark with promtool tsdb bench write's workload and input (one JSON label\n"
     "      set per line): batches of 1000 series, rounds of 100 scrapes, 30 s steps. Deletes DIR.\n"
+    "      --compaction off (default) mirrors promtool's bench, which disables compaction; on\n"
+    "      re-encodes sealed chunks in the background as the agent does.\n"
     "      --exit-without-close exits like kill -9 (no checkpoint, no close) to time recovery.\n"
     "  import --openmetrics FILE --data-dir DIR\n"
     "      Imports an OpenMetrics file (what promtool tsdb create-blocks-from openmetrics takes).\n"
@@ -166,12 +168,19 @@ int BenchWrite(const Flags& f, std::ostream& out, std::ostream& err) {
   o.out_of_bounds = std::chrono::hours(24 * 365 * 100);  // The workload's timestamps start in 1970.
   o.retention = std::chrono::hours(24 * 365 * 100);
   o.min_free_bytes = 0;
+  const std::string compaction = f.Get("compaction", "off");
+  if (compaction != "off" && compaction != "on") {
+    err << "tidemark: --compaction: expected off or on, got \"" << compaction << "\"\n";
+    return 2;
+  }
+  o.background_compaction = compaction == "on";
   auto db = tsdb::Db::Open(o, SystemClock::Instance());
   if (!db.ok()) {
     err << "tidemark: " << db.status().message() << "\n";
     return 1;
   }
-  out << ">> start stage=ingestScrapes series=" << sets->size() << " threads=" << *threads << "\n";
+  out << ">> start stage=ingestScrapes series=" << sets->size() << " threads=" << *threads
+      << " compaction=" << compaction << "\n";
   constexpr int64_t kTimeDelta = 30000;
   const size_t n = sets->size();
   std::atomic<uint64_t> total{0};
@@ -331,7 +340,8 @@ int RunTsdbCli(const std::vector<std::string>& args, std::ostream& out, std::ost
   const std::string& cmd = args[0];
   Result<Flags> f = Status::InvalidArgument("unknown tsdb command \"" + cmd + "\"");
   if (cmd == "bench-write") {
-    f = ParseFlags(args, 1, {"metrics", "scrapes", "out", "threads", "exit-without-close"});
+    f = ParseFlags(args, 1,
+                   {"metrics", "scrapes", "out", "threads", "exit-without-close", "compaction"});
   }
   if (cmd == "import") f = ParseFlags(args, 1, {"openmetrics", "data-dir"});
   if (cmd == "stats" || cmd == "verify") f = ParseFlags(args, 1, {"data-dir"});

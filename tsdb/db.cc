@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -84,6 +85,22 @@ std::string PartitionKey(int64_t partition) {
   PutOrderedI64(&k, partition);
   return k;
 }
+
+// Takes `lock` (deferred) exclusively, spinning briefly first: commits hold the head lock for tens
+// of microseconds, less than a futex sleep and wake-up costs the waiter.
+template <typename Lock>
+void LockSpinning(Lock& lock) {
+  for (int i = 0; i < 2000; ++i) {
+    if (lock.try_lock()) return;
+    __builtin_ia32_pause();
+  }
+  lock.lock();
+}
+
+// Series state is guarded by one mutex per stripe of 1024 consecutive refs, so appenders working
+// on different series (the usual case: one scrape target or batch each) do not wait for each
+// other.
+constexpr int kStripeShift = 10;
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -251,21 +268,32 @@ class Db::Impl {
 
   // Guards everything below; commits hold it exclusively (so log order = apply order), queries
   // share it.
+  // Structure lock: commits and queries hold it shared, series creation, retention and
+  // checkpoints exclusively. A series' fields are also guarded by its stripe mutex while mu_ is
+  // only shared (see kStripeShift).
   mutable std::shared_mutex mu_;
-  std::vector<std::unique_ptr<MemSeries>> series_;  // Indexed by ref; null when deleted.
+  std::vector<std::unique_ptr<MemSeries>> series_;            // Indexed by ref; null when deleted.
+  mutable std::vector<std::unique_ptr<std::mutex>> stripes_;  // Grown with series_ under mu_.
   std::unordered_multimap<uint64_t, SeriesRef> by_hash_;
   size_t live_series_ = 0;
   SeriesRef next_ref_ = 1;
-  uint64_t next_seq_ = 0;
-  int64_t newest_t_ = std::numeric_limits<int64_t>::min();
-  bool write_failed_ = false;
-  uint64_t log_bytes_ = 0;  // Log bytes since the last checkpoint.
+  std::atomic<uint64_t> next_seq_{0};
+  std::atomic<int64_t> newest_t_{std::numeric_limits<int64_t>::min()};
+  std::atomic<bool> write_failed_{false};
+  std::atomic<uint64_t> log_bytes_{0};  // Log bytes since the last checkpoint.
   std::chrono::steady_clock::time_point open_start_{};
   std::chrono::steady_clock::time_point last_refusal_log_{};
   mutable std::mutex stats_mu_;
   DbStats stats_;  // Guarded by stats_mu_ (except fields only touched under mu_).
 
   void Seal(MemSeries& s, std::vector<SeriesRef>* sealed_refs);
+  std::mutex& StripeOf(SeriesRef ref) const { return *stripes_[ref >> kStripeShift]; }
+  // Requires mu_ exclusive: makes stripes_ cover every ref below series_.size().
+  void GrowStripes() {
+    while ((stripes_.size() << kStripeShift) < series_.size()) {
+      stripes_.push_back(std::make_unique<std::mutex>());
+    }
+  }
 };
 
 Db::Impl::~Impl() {
@@ -307,6 +335,7 @@ Status Db::Impl::Open() {
     cfo.max_write_buffer_number = 2;
     if (std::string_view(name) == "chunks") {
       cfo.compaction_filter = &kRecompressFilter;
+      cfo.disable_auto_compactions = !options_.background_compaction;
       cfo.compression = rocksdb::kZSTD;
       cfo.bottommost_compression = rocksdb::kZSTD;
     } else if (std::string_view(name) == "log") {
@@ -397,9 +426,10 @@ Status Db::Impl::Restore() {
       }
       s.open = std::move(*app);
     }
-    newest_t_ = std::max(newest_t_, last_t);
+    newest_t_ = std::max(newest_t_.load(), last_t);
   }
   TIDEMARK_RETURN_IF_ERROR(FromRocks(it->status(), "reading head checkpoint"));
+  GrowStripes();
   uint64_t from = 0;
   if (db_->Get(ro, cfs_[kCfDefault], kCheckpointSeqKey, &v).ok() && v.size() == 8) {
     from = GetBe64(v.data());
@@ -508,7 +538,10 @@ SeriesRef Db::Impl::GetOrCreate(const Labels& in) {
     return 0;
   }
   SeriesRef ref = next_ref_++;
-  if (ref >= series_.size()) series_.resize(std::max<size_t>(ref + 1, series_.size() * 3 / 2));
+  if (ref >= series_.size()) {
+    series_.resize(std::max<size_t>(ref + 1, series_.size() * 3 / 2));
+    GrowStripes();
+  }
   auto ms = std::make_unique<MemSeries>();
   ms->ref = ref;
   ms->hash = h;
@@ -557,8 +590,9 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
       }
     }
   }
-  std::unique_lock lock(mu_);
-  if (write_failed_ && !replay) {
+  std::shared_lock lock(mu_, std::defer_lock);
+  LockSpinning(lock);
+  if (write_failed_.load() && !replay) {
     rocksdb::Status rs = db_->Resume();
     if (!rs.ok() && !rs.IsNotSupported()) {
       std::lock_guard g(stats_mu_);
@@ -574,13 +608,22 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
   uint64_t n = 0;
   std::vector<SeriesRef> sealed_refs;
   std::vector<SeriesRef> new_series;
+  std::unique_lock<std::mutex> stripe;
+  size_t cur_stripe = SIZE_MAX;
+  int64_t newest = newest_t_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < refs.size(); ++i) {
     SeriesRef ref = refs[i];
     if (ref >= series_.size() || !series_[ref]) continue;  // Deleted meanwhile.
+    if ((ref >> kStripeShift) != cur_stripe) {
+      if (stripe.owns_lock()) stripe.unlock();
+      cur_stripe = ref >> kStripeShift;
+      stripe = std::unique_lock<std::mutex>(StripeOf(ref), std::defer_lock);
+      LockSpinning(stripe);
+    }
     MemSeries& s = *series_[ref];
     const int64_t t = ts[i];
     const uint64_t bits = DoubleBits(vs[i]);
-    if (newest_t_ != std::numeric_limits<int64_t>::min() && t < newest_t_ - oob) {
+    if (newest != std::numeric_limits<int64_t>::min() && t < newest - oob) {
       ++result.too_old;
       continue;
     }
@@ -605,7 +648,7 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
     s.last_t = t;
     s.last_v_bits = bits;
     s.dirty = true;
-    newest_t_ = std::max(newest_t_, t);
+    newest = std::max(newest, t);
     if (!s.persisted) {
       s.persisted = true;  // Written below in the same batch; reset if the write fails.
       new_series.push_back(ref);
@@ -614,6 +657,9 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
     if (!replay) accepted_idx.push_back(static_cast<uint32_t>(i));
   }
   n = accepted_idx.size();
+  for (int64_t cur = newest_t_.load(std::memory_order_relaxed);
+       newest > cur && !newest_t_.compare_exchange_weak(cur, newest);) {
+  }
   if (!replay && (result.out_of_order | result.duplicates | result.too_old) != 0) {
     std::lock_guard g(stats_mu_);
     stats_.out_of_order += result.out_of_order;
@@ -623,7 +669,9 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
   if (n == 0 && sealed_refs.empty() && new_series.empty()) return result;
 
   rocksdb::WriteBatch batch;
-  const uint64_t seq = (!replay && n > 0) ? next_seq_++ : 0;
+  // Assigned while mu_ is still held shared, after the apply: a checkpoint (mu_ exclusive) sees
+  // every record numbered below its next_seq_ already applied.
+  const uint64_t seq = (!replay && n > 0) ? next_seq_.fetch_add(1) : 0;
   if (!replay && n > 0) log_bytes_ += 4 + n * 11;  // Estimate; exact size known after encoding.
   for (SeriesRef ref : new_series) {
     batch.Put(cfs_[kCfSeries], SeriesKey(ref),
@@ -638,12 +686,20 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
   // visible to queries) until the write has succeeded.
   std::vector<std::pair<SeriesRef, int64_t>> written;  // (series, newest chunk mint written)
   for (SeriesRef ref : sealed_refs) {
+    if ((ref >> kStripeShift) != cur_stripe) {
+      if (stripe.owns_lock()) stripe.unlock();
+      cur_stripe = ref >> kStripeShift;
+      stripe = std::unique_lock<std::mutex>(StripeOf(ref), std::defer_lock);
+      LockSpinning(stripe);
+    }
     MemSeries& s = *series_[ref];
+    if (s.unflushed.empty()) continue;  // A concurrent commit of the same series wrote them.
     for (const auto& [mint, enc] : s.unflushed) {
       batch.Put(cfs_[kCfChunks], ChunkKey(FloorDiv(mint, partition_ms), ref, mint), enc);
     }
     written.emplace_back(ref, s.unflushed.back().first);
   }
+  if (stripe.owns_lock()) stripe.unlock();
   // Encoding the log record and the write happen outside the lock so that appenders overlap; the
   // record carries the sequence number assigned above, in apply order.
   lock.unlock();
@@ -664,11 +720,13 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
     batch.Put(cfs_[kCfLog], key, record);
   }
   rocksdb::Status ws = db_->Write(write_options_, &batch);
-  lock.lock();
+  LockSpinning(lock);
   if (!ws.ok()) {
     write_failed_ = true;
     for (SeriesRef ref : new_series) {
-      if (ref < series_.size() && series_[ref]) series_[ref]->persisted = false;
+      if (ref >= series_.size() || !series_[ref]) continue;
+      std::lock_guard g(StripeOf(ref));
+      series_[ref]->persisted = false;
     }
     std::lock_guard g(stats_mu_);
     ++stats_.commits_refused_disk;
@@ -676,6 +734,7 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
   }
   for (const auto& [ref, newest_mint] : written) {
     if (ref >= series_.size() || !series_[ref]) continue;
+    std::lock_guard g(StripeOf(ref));
     auto& u = series_[ref]->unflushed;
     size_t k = 0;
     while (k < u.size() && u[k].first <= newest_mint) ++k;
@@ -686,9 +745,13 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
     if (!replay) stats_.samples_appended += result.accepted;
     stats_.chunks_sealed += sealed_refs.size();
   }
-  if (!replay && log_bytes_ >= options_.checkpoint_log_bytes) {
-    Status cs = CheckpointLocked();
-    if (!cs.ok()) spdlog::warn("tsdb: checkpoint failed: {}", cs.ToString());
+  lock.unlock();
+  if (!replay && log_bytes_.load() >= options_.checkpoint_log_bytes) {
+    std::unique_lock ex(mu_);
+    if (log_bytes_.load() >= options_.checkpoint_log_bytes) {
+      Status cs = CheckpointLocked();
+      if (!cs.ok()) spdlog::warn("tsdb: checkpoint failed: {}", cs.ToString());
+    }
   }
   return result;
 }
@@ -714,7 +777,7 @@ Status Db::Impl::CheckpointLocked() {
     batch.Put(cfs_[kCfHead], SeriesKey(s.ref), v);
   }
   std::string seq;
-  PutBe64(&seq, next_seq_);
+  PutBe64(&seq, next_seq_.load());
   batch.Put(cfs_[kCfDefault], kCheckpointSeqKey, seq);
   TIDEMARK_RETURN_IF_ERROR(FromRocks(db_->Write(write_options_, &batch), "tsdb: checkpoint"));
   for (auto& sp : series_) {
@@ -815,8 +878,15 @@ Result<std::vector<SeriesData>> Db::Impl::Select(std::span<const Matcher> matche
     // concurrently is seen exactly once.
     std::shared_lock lock(mu_);
     snap = db_->GetSnapshot();
+    std::unique_lock<std::mutex> stripe;
+    size_t cur_stripe = SIZE_MAX;
     for (SeriesRef ref : refs) {
       if (ref >= series_.size() || !series_[ref]) continue;
+      if ((ref >> kStripeShift) != cur_stripe) {
+        if (stripe.owns_lock()) stripe.unlock();
+        cur_stripe = ref >> kStripeShift;
+        stripe = std::unique_lock<std::mutex>(StripeOf(ref));
+      }
       const MemSeries& s = *series_[ref];
       SeriesData d;
       d.ref = ref;
@@ -958,7 +1028,7 @@ Result<uint64_t> Db::Impl::Verify(std::vector<std::string>* problems) const {
   }
   if (!it->status().ok()) problems->push_back("chunks: " + it->status().ToString());
   {
-    std::shared_lock lock(mu_);
+    std::unique_lock lock(mu_);  // Exclusive: no commit is changing open chunks meanwhile.
     for (const auto& sp : series_) {
       if (sp) samples += sp->open.NumSamples();
     }
@@ -1069,7 +1139,7 @@ DbStats Db::Stats() const {
   }
   std::shared_lock lock(impl_->mu_);
   s.series = impl_->live_series_;
-  s.log_bytes = impl_->log_bytes_;
+  s.log_bytes = impl_->log_bytes_.load();
   return s;
 }
 

@@ -47,6 +47,10 @@ struct DbOptions {
   // The head is checkpointed (and the log truncated) after this many log bytes; it bounds what a
   // restart replays (~3 M samples). Default: 32 MiB.
   uint64_t checkpoint_log_bytes = 32ull << 20;
+  // Automatic compaction of sealed chunks, which also re-encodes them from XOR into the packed
+  // form. Off only for benchmarks mirroring promtool's (which disables compaction); Compact()
+  // works either way. Default: true.
+  bool background_compaction = true;
   // Samples older than the newest sample seen minus this are "too old". Default: 1 h.
   std::chrono::milliseconds out_of_bounds = std::chrono::hours(1);
 };

@@ -7,11 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "tests/testing/testing.h"
 
@@ -316,6 +318,82 @@ TEST_F(DbTest, SizeRetentionDropsOldestPartitionsFirst) {
   ASSERT_FALSE(got.empty());
   EXPECT_GT(got.front().first, kT0) << "the oldest data went first";
   EXPECT_EQ(got.back().first, kT0 + (6 * 60 - 1) * 60000LL) << "the newest data stays";
+}
+
+// Appenders on different series run concurrently (striped head locks) next to queries and
+// checkpoints; every sample must be there, in order, before and after a reopen.
+TEST_F(DbTest, ConcurrentAppendersQueriesAndCheckpoints) {
+  DbOptions o = Options();
+  o.chunk_samples = 40;
+  o.checkpoint_log_bytes = 64 << 10;
+  auto db = Open(o);
+  constexpr int kThreads = 4, kSeries = 300, kScrapes = 200;
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> queried{0};
+  std::thread reader([&] {
+    Matcher m[] = {Eq("__name__", "conc")};
+    while (!done) {
+      auto sel = db->Select(m, 0, kT0 * 2);
+      ASSERT_TRUE(sel.ok());
+      for (const auto& sd : *sel) {
+        auto it = sd.Iterate();
+        int64_t prev = -1;
+        while (it->Next()) {
+          ASSERT_GT(it->t(), prev);
+          prev = it->t();
+          ++queried;
+        }
+        ASSERT_TRUE(it->status().ok()) << it->status().ToString();
+      }
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kThreads; ++w) {
+    writers.emplace_back([&, w] {
+      std::vector<SeriesRef> refs(kSeries, 0);
+      for (int i = 0; i < kScrapes; ++i) {
+        auto app = db->NewAppender();
+        for (int s = 0; s < kSeries; ++s) {
+          if (refs[s] == 0) {
+            std::string ws = std::to_string(w), ss = std::to_string(s);
+            refs[s] = app.Add(L({{"__name__", "conc"}, {"w", ws.c_str()}, {"s", ss.c_str()}}),
+                              kT0 + i * 1000, i + s);
+          } else {
+            app.AddRef(refs[s], kT0 + i * 1000, i + s);
+          }
+        }
+        auto r = app.Commit();
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        ASSERT_EQ(r->accepted, static_cast<uint64_t>(kSeries));
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  done = true;
+  reader.join();
+  EXPECT_GT(queried.load(), 0u);
+  auto check = [&](Db& d) {
+    Matcher m[] = {Eq("__name__", "conc")};
+    auto sel = d.Select(m, 0, kT0 * 2);
+    ASSERT_TRUE(sel.ok());
+    ASSERT_EQ(sel->size(), static_cast<size_t>(kThreads * kSeries));
+    for (const auto& sd : *sel) {
+      ASSERT_EQ(sd.labels[1].name, "s");
+      int s = std::stoi(std::string(sd.labels[1].value));
+      auto got = Samples(sd);
+      ASSERT_EQ(got.size(), static_cast<size_t>(kScrapes));
+      for (int i = 0; i < kScrapes; ++i) {
+        ASSERT_EQ(got[i], std::make_pair(kT0 + i * 1000, static_cast<double>(i + s)));
+      }
+    }
+  };
+  check(*db);
+  db.reset();
+  db = Open(o);
+  check(*db);
+  std::vector<std::string> problems;
+  ASSERT_TRUE(db->Verify(&problems).ok());
+  EXPECT_TRUE(problems.empty()) << problems[0];
 }
 
 // A child process appends acknowledged batches and reports each acknowledgement on a pipe; the

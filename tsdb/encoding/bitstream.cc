@@ -7,7 +7,8 @@ namespace tidemark::tsdb::encoding {
 
 BitWriter::BitWriter(std::string bytes, size_t bit_size) : buf_(std::move(bytes)) {
   buf_.resize((bit_size + 7) / 8);
-  free_ = static_cast<int>(buf_.size() * 8 - bit_size);
+  len_ = buf_.size();
+  free_ = static_cast<int>(len_ * 8 - bit_size);
   if (free_ > 0) {
     buf_.back() = static_cast<char>(static_cast<uint8_t>(buf_.back()) & (0xff << free_));
   }
@@ -16,23 +17,24 @@ BitWriter::BitWriter(std::string bytes, size_t bit_size) : buf_(std::move(bytes)
 void BitWriter::WriteBits(uint64_t v, int n) {
   if (n <= 0) return;
   if (n < 64) v &= (uint64_t{1} << n) - 1;
+  if (len_ + 9 > buf_.size()) buf_.resize(std::max<size_t>({16, buf_.size() * 2, len_ + 9}));
+  uint8_t* b = reinterpret_cast<uint8_t*>(buf_.data());
   if (free_ > 0) {  // Fill the unused low bits of the last byte first.
     const int take = std::min(n, free_);
     const uint64_t top = v >> (n - take);
-    uint8_t& last = reinterpret_cast<uint8_t&>(buf_.back());
-    last = static_cast<uint8_t>(last | (top << (free_ - take)));
+    b[len_ - 1] = static_cast<uint8_t>(b[len_ - 1] | (top << (free_ - take)));
     free_ -= take;
     n -= take;
     if (n == 0) return;
     v &= (uint64_t{1} << n) - 1;  // n < 64 here.
   }
-  // Byte-aligned now: append the remaining n bits as whole bytes, left-aligned.
+  // Byte-aligned now: store the remaining n bits as whole bytes, left-aligned. Bytes past len_
+  // are zero, so the last byte's unused low bits stay clear.
   const int nbytes = (n + 7) / 8;
   const int pad = nbytes * 8 - n;
   const uint64_t x = v << pad;
-  char tmp[8];
-  for (int i = 0; i < nbytes; ++i) tmp[i] = static_cast<char>(x >> (8 * (nbytes - 1 - i)));
-  buf_.append(tmp, static_cast<size_t>(nbytes));
+  for (int i = 0; i < nbytes; ++i) b[len_ + i] = static_cast<uint8_t>(x >> (8 * (nbytes - 1 - i)));
+  len_ += static_cast<size_t>(nbytes);
   free_ = pad;
 }
 

@@ -26,16 +26,23 @@ class BitWriter {
   // Appends one byte at the current bit position (not necessarily byte-aligned).
   void WriteByte(uint8_t b) { WriteBits(b, 8); }
 
-  std::string_view bytes() const { return buf_; }
+  std::string_view bytes() const { return std::string_view(buf_.data(), len_); }
   // Number of data bits written so far.
-  size_t bit_size() const { return buf_.size() * 8 - free_; }
-  std::string& mutable_bytes() { return buf_; }
+  size_t bit_size() const { return len_ * 8 - free_; }
+  // The written bytes, for patching a header in place (bytes().size() of them are valid).
+  char* data() { return buf_.data(); }
   // Heap bytes reserved by the buffer.
   size_t capacity() const { return buf_.capacity(); }
-  std::string Release() && { return std::move(buf_); }
+  std::string Release() && {
+    buf_.resize(len_);
+    return std::move(buf_);
+  }
 
  private:
+  // buf_ is grown ahead in doubling steps and zero-filled; only its first len_ bytes are data, so
+  // a write is a few stores instead of a std::string::append per call.
   std::string buf_;
+  size_t len_ = 0;
   int free_ = 0;  // Unused low bits of the last byte of buf_.
 };
 

@@ -124,7 +124,7 @@ Status XorAppender::Append(int64_t t, double v) {
   t_ = t;
   t_delta_ = delta;
   ++n_;
-  std::string& b = w_.mutable_bytes();
+  char* b = w_.data();
   b[0] = static_cast<char>(n_ >> 8);
   b[1] = static_cast<char>(n_ & 0xff);
   return Status::Ok();
