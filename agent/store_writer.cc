@@ -26,7 +26,6 @@ Result<StoreWriteStats> StoreWriter::Write(const SampleBatch& batch) {
   auto app = db_.NewAppender();
   // New cache entries are applied only after the commit succeeds.
   std::vector<std::pair<std::string, Entry>> added;
-  std::vector<Entry*> seen;
   std::string name;
   for (const MetricFamily& f : batch.families()) {
     for (const Sample& s : f.samples) {
@@ -45,7 +44,7 @@ Result<StoreWriteStats> StoreWriter::Write(const SampleBatch& batch) {
       auto it = cache_.find(key_);
       if (it != cache_.end()) {
         app.AddRef(it->second.ref, ts, s.value);
-        seen.push_back(&it->second);
+        it->second.cycle = cycle;
         continue;
       }
       name.assign(f.name);
@@ -55,7 +54,6 @@ Result<StoreWriteStats> StoreWriter::Write(const SampleBatch& batch) {
     }
   }
   // Series of the last cycle that are gone now get a staleness marker.
-  for (Entry* e : seen) e->cycle = cycle;
   std::vector<std::string> gone;
   for (auto& [k, e] : cache_) {
     if (e.cycle != cycle) {

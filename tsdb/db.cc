@@ -102,6 +102,26 @@ void LockSpinning(Lock& lock) {
 // other.
 constexpr int kStripeShift = 10;
 
+// Holds at most one stripe mutex while walking refs, switching only when the stripe changes
+// (refs of one batch are mostly contiguous).
+class StripeCursor {
+ public:
+  void Hold(std::mutex& m, size_t stripe) {
+    if (stripe == cur_ && lock_.owns_lock()) return;
+    Release();
+    cur_ = stripe;
+    lock_ = std::unique_lock<std::mutex>(m, std::defer_lock);
+    LockSpinning(lock_);
+  }
+  void Release() {
+    if (lock_.owns_lock()) lock_.unlock();
+  }
+
+ private:
+  std::unique_lock<std::mutex> lock_;
+  size_t cur_ = SIZE_MAX;
+};
+
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
   std::string msg = what + ": " + s.ToString();
@@ -605,21 +625,14 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
   const int64_t oob = options_.out_of_bounds.count();
   std::vector<uint32_t> accepted_idx;  // Samples to log, encoded after the lock is released.
   accepted_idx.reserve(replay ? 0 : refs.size());
-  uint64_t n = 0;
   std::vector<SeriesRef> sealed_refs;
   std::vector<SeriesRef> new_series;
-  std::unique_lock<std::mutex> stripe;
-  size_t cur_stripe = SIZE_MAX;
+  StripeCursor stripe;
   int64_t newest = newest_t_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < refs.size(); ++i) {
     SeriesRef ref = refs[i];
     if (ref >= series_.size() || !series_[ref]) continue;  // Deleted meanwhile.
-    if ((ref >> kStripeShift) != cur_stripe) {
-      if (stripe.owns_lock()) stripe.unlock();
-      cur_stripe = ref >> kStripeShift;
-      stripe = std::unique_lock<std::mutex>(StripeOf(ref), std::defer_lock);
-      LockSpinning(stripe);
-    }
+    stripe.Hold(StripeOf(ref), ref >> kStripeShift);
     MemSeries& s = *series_[ref];
     const int64_t t = ts[i];
     const uint64_t bits = DoubleBits(vs[i]);
@@ -656,7 +669,7 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
     ++result.accepted;
     if (!replay) accepted_idx.push_back(static_cast<uint32_t>(i));
   }
-  n = accepted_idx.size();
+  const uint64_t n = accepted_idx.size();
   for (int64_t cur = newest_t_.load(std::memory_order_relaxed);
        newest > cur && !newest_t_.compare_exchange_weak(cur, newest);) {
   }
@@ -672,7 +685,6 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
   // Assigned while mu_ is still held shared, after the apply: a checkpoint (mu_ exclusive) sees
   // every record numbered below its next_seq_ already applied.
   const uint64_t seq = (!replay && n > 0) ? next_seq_.fetch_add(1) : 0;
-  if (!replay && n > 0) log_bytes_ += 4 + n * 11;  // Estimate; exact size known after encoding.
   for (SeriesRef ref : new_series) {
     batch.Put(cfs_[kCfSeries], SeriesKey(ref),
               internal::EncodeLabels(index_.GetLabels(ref).value_or(Labels{})));
@@ -682,16 +694,12 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
     PutBe64(&v, next_ref_);
     batch.Put(cfs_[kCfDefault], kNextRefKey, v);
   }
-  // Sealed chunks, including any left over from a failed write. They stay in `unflushed` (and so
-  // visible to queries) until the write has succeeded.
+  // Sealed chunks of the series that sealed in this commit, with any of theirs a failed write left
+  // behind (other leftovers go out with the next checkpoint). They stay in `unflushed`, and so
+  // visible to queries, until the write has succeeded.
   std::vector<std::pair<SeriesRef, int64_t>> written;  // (series, newest chunk mint written)
   for (SeriesRef ref : sealed_refs) {
-    if ((ref >> kStripeShift) != cur_stripe) {
-      if (stripe.owns_lock()) stripe.unlock();
-      cur_stripe = ref >> kStripeShift;
-      stripe = std::unique_lock<std::mutex>(StripeOf(ref), std::defer_lock);
-      LockSpinning(stripe);
-    }
+    stripe.Hold(StripeOf(ref), ref >> kStripeShift);
     MemSeries& s = *series_[ref];
     if (s.unflushed.empty()) continue;  // A concurrent commit of the same series wrote them.
     for (const auto& [mint, enc] : s.unflushed) {
@@ -699,7 +707,7 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
     }
     written.emplace_back(ref, s.unflushed.back().first);
   }
-  if (stripe.owns_lock()) stripe.unlock();
+  stripe.Release();
   // Encoding the log record and the write happen outside the lock so that appenders overlap; the
   // record carries the sequence number assigned above, in apply order.
   lock.unlock();
@@ -718,6 +726,7 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
     std::string key;
     PutBe64(&key, seq);
     batch.Put(cfs_[kCfLog], key, record);
+    log_bytes_ += record.size();
   }
   rocksdb::Status ws = db_->Write(write_options_, &batch);
   LockSpinning(lock);
@@ -878,15 +887,10 @@ Result<std::vector<SeriesData>> Db::Impl::Select(std::span<const Matcher> matche
     // concurrently is seen exactly once.
     std::shared_lock lock(mu_);
     snap = db_->GetSnapshot();
-    std::unique_lock<std::mutex> stripe;
-    size_t cur_stripe = SIZE_MAX;
+    StripeCursor stripe;
     for (SeriesRef ref : refs) {
       if (ref >= series_.size() || !series_[ref]) continue;
-      if ((ref >> kStripeShift) != cur_stripe) {
-        if (stripe.owns_lock()) stripe.unlock();
-        cur_stripe = ref >> kStripeShift;
-        stripe = std::unique_lock<std::mutex>(StripeOf(ref));
-      }
+      stripe.Hold(StripeOf(ref), ref >> kStripeShift);
       const MemSeries& s = *series_[ref];
       SeriesData d;
       d.ref = ref;
