@@ -113,12 +113,12 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseQueryString(std::s
 
 class HttpServer::State : public std::enable_shared_from_this<HttpServer::State> {
  public:
-  State(asio::io_context& io, HttpHandler handler, HttpServerOptions options)
+  State(asio::io_context& io, HttpAsyncHandler handler, HttpServerOptions options)
       : io_(io), acceptor_(io), handler_(std::move(handler)), options_(options) {}
 
   asio::io_context& io_;
   tcp::acceptor acceptor_;
-  HttpHandler handler_;
+  HttpAsyncHandler handler_;
   HttpServerOptions options_;
   std::atomic<bool> stopped_{false};
   std::mutex mu_;
@@ -169,6 +169,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     const auto& msg = parser_->get();
+    const unsigned version = msg.version();
+    const bool keep_alive = msg.keep_alive();
     HttpRequest req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
@@ -186,27 +188,41 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!path.ok() || !query.ok()) {
       resp.status = 400;
       resp.body = (path.ok() ? query.status() : path.status()).message() + "\n";
-    } else {
-      req.path = std::move(*path);
-      req.query = std::move(*query);
-      // A form-encoded POST carries its parameters in the body (Prometheus API style).
-      if (req.method == "POST" &&
-          req.Header("Content-Type").starts_with("application/x-www-form-urlencoded")) {
-        auto form = ParseQueryString(req.body);
-        if (form.ok()) {
-          for (auto& kv : *form) req.query.push_back(std::move(kv));
-        }
-      }
-      try {
-        server_->handler_(req, &resp);
-      } catch (const std::exception& e) {
-        spdlog::error("http handler for {} threw: {}", req.path, e.what());
-        resp = HttpResponse{};
-        resp.status = 500;
-        resp.body = "internal error\n";
+      Write(resp, version, keep_alive);
+      return;
+    }
+    req.path = std::move(*path);
+    req.query = std::move(*query);
+    // A form-encoded POST carries its parameters in the body (Prometheus API style); like Go's
+    // Request.Form, they come before the URL's.
+    if (req.method == "POST" &&
+        req.Header("Content-Type").starts_with("application/x-www-form-urlencoded")) {
+      auto form = ParseQueryString(req.body);
+      if (form.ok()) {
+        form->insert(form->end(), std::make_move_iterator(req.query.begin()),
+                     std::make_move_iterator(req.query.end()));
+        req.query = std::move(*form);
       }
     }
-    Write(resp, msg.version(), msg.keep_alive());
+    // The response may come from another thread; the write goes back through the connection's
+    // strand. The flag makes later calls no-ops.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    HttpRespond respond = [self = shared_from_this(), answered, version,
+                           keep_alive](HttpResponse r) {
+      if (answered->exchange(true)) return;
+      asio::dispatch(self->stream_->get_executor(), [self, r = std::move(r), version, keep_alive] {
+        self->Write(r, version, keep_alive);
+      });
+    };
+    std::string p = req.path;
+    try {
+      server_->handler_(std::move(req), respond);
+    } catch (const std::exception& e) {
+      spdlog::error("http handler for {} threw: {}", p, e.what());
+      resp.status = 500;
+      resp.body = "internal error\n";
+      respond(std::move(resp));
+    }
   }
 
   void Write(const HttpResponse& resp, unsigned version, bool keep_alive) {
@@ -271,6 +287,20 @@ void HttpServer::State::Accept() {
 Result<std::unique_ptr<HttpServer>> HttpServer::Create(asio::io_context& io,
                                                        std::string_view listen, HttpHandler handler,
                                                        HttpServerOptions options) {
+  return CreateAsync(
+      io, listen,
+      [handler = std::move(handler)](HttpRequest req, HttpRespond respond) {
+        HttpResponse resp;
+        handler(req, &resp);
+        respond(std::move(resp));
+      },
+      options);
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::CreateAsync(asio::io_context& io,
+                                                            std::string_view listen,
+                                                            HttpAsyncHandler handler,
+                                                            HttpServerOptions options) {
   auto hp = ParseListenAddress(listen);
   if (!hp.ok()) return hp.status();
   auto state = std::make_shared<State>(io, std::move(handler), options);

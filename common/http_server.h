@@ -1,5 +1,6 @@
-// A small HTTP/1.1 server on Boost.Beast: one io_context thread, keep-alive, bounded request size
-// and connection count. Handlers run on the io_context thread and must not block for long.
+// A small HTTP/1.1 server on Boost.Beast: keep-alive, bounded request size and connection count.
+// Plain handlers run on the io_context thread and must not block for long; an asynchronous handler
+// may hand a slow request to another thread and complete it from there.
 #pragma once
 
 #include <chrono>
@@ -23,7 +24,9 @@ struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // Raw request target, e.g. "/api/v1/query?query=up"
   std::string path;    // Target up to '?', percent-decoded
-  std::vector<std::pair<std::string, std::string>> query;  // Decoded, in order; repeats kept
+  // Decoded, in order, repeats kept; a form-encoded POST body's pairs come first (as Go's
+  // Request.Form has them), then the URL's.
+  std::vector<std::pair<std::string, std::string>> query;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 
@@ -41,6 +44,12 @@ struct HttpResponse {
 };
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse*)>;
+// Completes one request: call it exactly once (later calls are ignored), from any thread. Dropping
+// it uncalled closes the connection.
+using HttpRespond = std::function<void(HttpResponse)>;
+// Receives the request by value (it may outlive the call) and answers through `respond`, possibly
+// after returning. Runs on the io_context thread.
+using HttpAsyncHandler = std::function<void(HttpRequest, HttpRespond)>;
 
 struct HttpServerOptions {
   size_t max_connections = 256;             // Default: 256; further connections are closed.
@@ -63,6 +72,12 @@ class HttpServer {
   static Result<std::unique_ptr<HttpServer>> Create(boost::asio::io_context& io,
                                                     std::string_view listen, HttpHandler handler,
                                                     HttpServerOptions options = {});
+  // The same with a handler that may respond later from another thread, so a slow request does
+  // not hold up the others.
+  static Result<std::unique_ptr<HttpServer>> CreateAsync(boost::asio::io_context& io,
+                                                         std::string_view listen,
+                                                         HttpAsyncHandler handler,
+                                                         HttpServerOptions options = {});
   ~HttpServer();
   // The bound port (useful with ":0").
   uint16_t port() const;

@@ -20,12 +20,14 @@ LabelSet::LabelSet(Labels labels) {
   }
 }
 
-std::string_view LabelSet::Get(std::string_view name) const {
-  for (const Label& l : labels_) {
+std::string_view GetLabel(const Labels& labels, std::string_view name) {
+  for (const Label& l : labels) {
     if (l.name == name) return l.value;
   }
   return {};
 }
+
+std::string_view LabelSet::Get(std::string_view name) const { return GetLabel(labels_, name); }
 
 void AppendEscapedLabelValue(std::string_view value, std::string* out) {
   for (char c : value) {

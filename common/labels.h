@@ -38,7 +38,10 @@ void AppendEscapedLabelValue(std::string_view value, std::string* out);
 // Replaces every character outside [a-zA-Z0-9_] with '_' and prefixes '_' when the first
 // character is a digit, as cAdvisor does for container_label_<k>.
 std::string SanitizeLabelName(std::string_view name);
+// Prometheus' name syntax: [a-zA-Z_:][a-zA-Z0-9_:]* for metrics, [a-zA-Z_][a-zA-Z0-9_]* for labels.
 bool IsValidMetricName(std::string_view name);
 bool IsValidLabelName(std::string_view name);
+// Value of the first label called `name`, or "" when absent (labels.Labels.Get).
+std::string_view GetLabel(const Labels& labels, std::string_view name);
 
 }  // namespace tidemark

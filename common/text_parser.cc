@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "common/go_format.h"
 #include "common/strings.h"
 
 namespace tidemark {
@@ -32,7 +33,7 @@ class LineParser {
     }
     if (!SkipSpaces()) return Err("expected a value after the metric name");
     std::string_view v = Token();
-    auto value = ParseGoFloat(v);
+    auto value = ParseExpositionFloat(v);
     if (!value) return Err("invalid value \"" + std::string(v) + "\"");
     out->value = *value;
     SkipSpacesOpt();
@@ -47,7 +48,7 @@ class LineParser {
         }
         out->timestamp_ms = t;
       } else {
-        auto secs = ParseGoFloat(ts);
+        auto secs = ParseExpositionFloat(ts);
         if (!secs || !std::isfinite(*secs))
           return Err("invalid timestamp \"" + std::string(ts) + "\"");
         out->timestamp_ms = static_cast<int64_t>(std::llround(*secs * 1000.0));
@@ -160,28 +161,19 @@ std::optional<MetricType> TypeFromName(std::string_view t) {
 
 }  // namespace
 
-std::optional<double> ParseGoFloat(std::string_view s) {
-  if (s.empty()) return std::nullopt;
+std::optional<double> ParseExpositionFloat(std::string_view s) {
+  // Prometheus' text parsers keep to pre-Go-1.13 float syntax: no hex floats, no '_' separators.
+  if (s.find_first_of("pP_") != std::string_view::npos) return std::nullopt;
   std::string_view body = s;
-  bool neg = false;
-  if (body[0] == '+' || body[0] == '-') {
-    neg = body[0] == '-';
-    body.remove_prefix(1);
-  }
-  if (EqualsIgnoreCase(body, "inf") || EqualsIgnoreCase(body, "infinity")) {
-    return neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
-  }
+  if (!body.empty() && (body[0] == '+' || body[0] == '-')) body.remove_prefix(1);
+  // Deliberately lenient where Go is not: a signed NaN ("-NaN") is a NaN.
   if (EqualsIgnoreCase(body, "nan")) return std::numeric_limits<double>::quiet_NaN();
-  if (body.empty() || body[0] == '+' || body[0] == '-') return std::nullopt;
   double v = 0;
-  auto [p, ec] = std::from_chars(body.data(), body.data() + body.size(), v);
-  if (p != body.data() + body.size()) return std::nullopt;
-  if (ec == std::errc::result_out_of_range) {
-    // Go returns ±Inf for overflow and 0 for underflow, with an error; Prometheus rejects those.
-    return std::nullopt;
-  }
-  if (ec != std::errc()) return std::nullopt;
-  return neg ? -v : v;
+  if (!ParseGoFloat(s, &v)) return std::nullopt;
+  // Stricter than Go, which rounds an underflow to zero silently: such a sample is rejected.
+  const std::string_view mantissa = body.substr(0, body.find_first_of("eE"));
+  if (v == 0 && mantissa.find_first_of("123456789") != std::string_view::npos) return std::nullopt;
+  return v;
 }
 
 Status ParseExposition(std::string_view text, TextFormat format,

@@ -32,7 +32,9 @@ Status ParseExposition(
     std::string_view text, TextFormat format, const std::function<Status(ParsedSample&)>& on_sample,
     const std::function<void(std::string_view name, MetricType type)>& on_type = nullptr);
 
-// Go strconv.ParseFloat-compatible: decimal and exponent forms, NaN, ±Inf (case-insensitive).
-std::optional<double> ParseGoFloat(std::string_view s);
+// A sample value or timestamp: Go's strconv.ParseFloat (common/go_format.h ParseGoFloat) as
+// Prometheus' text parsers restrict it (no hex floats, no '_'), also taking a signed NaN and
+// rejecting an underflow to zero.
+std::optional<double> ParseExpositionFloat(std::string_view s);
 
 }  // namespace tidemark

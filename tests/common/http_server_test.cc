@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <boost/asio.hpp>
+#include <future>
+#include <mutex>
 #include <thread>
 
 namespace tidemark {
@@ -119,6 +121,65 @@ TEST_F(HttpServerTest, HandlerExceptionBecomes500) {
   std::string out =
       RawExchange(server_->port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_NE(out.find("500 Internal Server Error"), std::string::npos) << out;
+}
+
+TEST_F(HttpServerTest, FormBodyParametersComeBeforeUrlParameters) {
+  Start([](const HttpRequest& req, HttpResponse* resp) {
+    resp->body = "q=" + std::string(req.Param("query"));
+  });
+  std::string out = RawExchange(server_->port(),
+                                "POST /api/v1/query?query=url HTTP/1.1\r\nHost: x\r\n"
+                                "Connection: close\r\nContent-Type: "
+                                "application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\n"
+                                "query=body");
+  EXPECT_NE(out.find("q=body"), std::string::npos) << out;
+}
+
+TEST(HttpServerAsyncTest, SlowRequestDoesNotBlockOthers) {
+  // /slow is answered from another thread only after /fast has been answered: with a blocking
+  // server /fast would never get through and its exchange would come back empty.
+  boost::asio::io_context io;
+  std::promise<void> fast_done;
+  std::shared_future<void> fast_done_f = fast_done.get_future().share();
+  std::promise<void> slow_received;
+  std::vector<std::thread> workers;
+  std::mutex mu;
+  auto server =
+      HttpServer::CreateAsync(io, "127.0.0.1:0", [&](HttpRequest req, HttpRespond respond) {
+        if (req.path == "/slow") {
+          std::lock_guard<std::mutex> lock(mu);
+          workers.emplace_back([fast_done_f, respond = std::move(respond)] {
+            fast_done_f.wait();
+            HttpResponse r;
+            r.body = "slow answered";
+            respond(r);
+            respond(HttpResponse{});  // A second call is ignored.
+          });
+          slow_received.set_value();
+          return;
+        }
+        HttpResponse r;
+        r.body = "fast answered";
+        respond(std::move(r));
+      });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  std::thread io_thread([&] { io.run(); });
+  uint16_t port = (*server)->port();
+  std::string slow_out;
+  std::thread slow([&] {
+    slow_out = RawExchange(port, "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  });
+  slow_received.get_future().wait();  // /slow is now pending in the server.
+  std::string fast_out =
+      RawExchange(port, "GET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  fast_done.set_value();
+  slow.join();
+  EXPECT_NE(fast_out.find("fast answered"), std::string::npos) << fast_out;
+  EXPECT_NE(slow_out.find("slow answered"), std::string::npos) << slow_out;
+  (*server)->Stop();
+  io.stop();
+  io_thread.join();
+  for (auto& w : workers) w.join();
 }
 
 TEST(HttpServerCreateTest, AddressInUseIsUnavailable) {

@@ -30,6 +30,20 @@ TEST(LabelSetTest, ValidatesNames) {
   EXPECT_FALSE(IsValidMetricName(""));
   EXPECT_TRUE(IsValidLabelName("_x1"));
   EXPECT_FALSE(IsValidLabelName("a:b"));
+  // From the engine's and the API's copies (label_replace, count_values, /label/<name>/values).
+  EXPECT_TRUE(IsValidLabelName("Le_2"));
+  EXPECT_FALSE(IsValidLabelName("2le"));
+  EXPECT_FALSE(IsValidLabelName(""));
+  EXPECT_FALSE(IsValidLabelName("a-b"));
+  EXPECT_FALSE(IsValidLabelName("\xc3\xa9"));
+}
+
+TEST(LabelsTest, GetLabelFindsTheValueOrEmpty) {
+  const Labels ls = {{"__name__", "up"}, {"job", "api"}};
+  EXPECT_EQ(GetLabel(ls, "job"), "api");
+  EXPECT_EQ(GetLabel(ls, "__name__"), "up");
+  EXPECT_EQ(GetLabel(ls, "instance"), "");
+  EXPECT_EQ(GetLabel({}, "job"), "");
 }
 
 TEST(SampleBatchTest, FamiliesAreDeclaredOnceInOrder) {

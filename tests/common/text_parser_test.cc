@@ -72,15 +72,27 @@ TEST(TextParserTest, RejectsMalformedLinesWithLineNumbers) {
 }
 
 TEST(TextParserTest, GoFloatForms) {
-  EXPECT_EQ(*ParseGoFloat("1"), 1);
-  EXPECT_EQ(*ParseGoFloat("-2.5e-3"), -0.0025);
-  EXPECT_EQ(*ParseGoFloat("+Inf"), INFINITY);
-  EXPECT_EQ(*ParseGoFloat("inf"), INFINITY);
-  EXPECT_TRUE(std::isnan(*ParseGoFloat("NaN")));
-  EXPECT_FALSE(ParseGoFloat("").has_value());
-  EXPECT_FALSE(ParseGoFloat("1x").has_value());
-  EXPECT_FALSE(ParseGoFloat("--1").has_value());
-  EXPECT_FALSE(ParseGoFloat("1e999").has_value());
+  EXPECT_EQ(*ParseExpositionFloat("1"), 1);
+  EXPECT_EQ(*ParseExpositionFloat("-2.5e-3"), -0.0025);
+  EXPECT_EQ(*ParseExpositionFloat("+Inf"), INFINITY);
+  EXPECT_EQ(*ParseExpositionFloat("inf"), INFINITY);
+  EXPECT_TRUE(std::isnan(*ParseExpositionFloat("NaN")));
+  EXPECT_FALSE(ParseExpositionFloat("").has_value());
+  EXPECT_FALSE(ParseExpositionFloat("1x").has_value());
+  EXPECT_FALSE(ParseExpositionFloat("--1").has_value());
+  EXPECT_FALSE(ParseExpositionFloat("1e999").has_value());
+}
+
+TEST(TextParserTest, ExpositionFloatsKeepPrometheusTextRestrictions) {
+  // Go's ParseFloat takes these; Prometheus' text parsers refuse hex floats and '_'.
+  EXPECT_FALSE(ParseExpositionFloat("0x1p3").has_value());
+  EXPECT_FALSE(ParseExpositionFloat("1_000").has_value());
+  // The parser's own leniency and strictness next to Go's.
+  EXPECT_TRUE(std::isnan(*ParseExpositionFloat("-NaN")));
+  EXPECT_FALSE(ParseExpositionFloat("1e-400").has_value());
+  EXPECT_EQ(*ParseExpositionFloat("0e-400"), 0);
+  EXPECT_EQ(*ParseExpositionFloat("4e-320"), 4e-320);
+  EXPECT_FALSE(ParseExpositionFloat("nan(1)").has_value());
 }
 
 }  // namespace
