@@ -5,7 +5,10 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "common/sample_batch.h"
 #include "common/status.h"
@@ -19,7 +22,8 @@ struct StoreWriteStats {
   uint64_t rejected = 0;       // Out of order, duplicate, too old or refused.
 };
 
-// Not thread-safe: the collection thread owns it.
+// Not thread-safe: the collection thread owns it. Memory: about 60 bytes per cached series (the
+// family names, per-sample label sets and container label sets are held once each).
 class StoreWriter {
  public:
   explicit StoreWriter(tsdb::Db& db) : db_(db) {}
@@ -29,15 +33,54 @@ class StoreWriter {
   size_t cached_series() const { return cache_.size(); }
 
  private:
+  // Strings (series names, encoded per-sample labels) by small id, counted by the cache entries
+  // using them; an id is freed with its last use and reused.
+  class Symbols {
+   public:
+    static constexpr uint32_t kNone = UINT32_MAX;
+    uint32_t Find(const std::string& s) const;  // kNone when absent.
+    uint32_t Acquire(std::string_view s);
+    void Release(uint32_t id);
+
+   private:
+    struct Sym {
+      uint32_t id;
+      uint32_t uses;
+    };
+    std::unordered_map<std::string, Sym> ids_;
+    std::vector<const std::string*> strs_;  // By id; keys of ids_ (stable), null when freed.
+    std::vector<uint32_t> free_;
+  };
+  struct Key {
+    const LabelSet* base;
+    uint32_t name;   // Symbols id of family name + part suffix.
+    uint32_t extra;  // Symbols id of the encoded per-sample labels.
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const noexcept;
+  };
   struct Entry {
     tsdb::SeriesRef ref = 0;
     uint64_t cycle = 0;
-    LabelSetPtr base;  // Keeps the label set (and so its address in the key) alive.
   };
+  // A container label set in use by cache entries; holding it keeps its address (part of Key)
+  // from being reused by another label set.
+  struct Base {
+    LabelSetPtr owner;
+    uint32_t uses = 0;
+  };
+  void Insert(const LabelSet* base, LabelSetPtr owner, std::string_view name,
+              std::string_view extra, Entry e);
+  void Erase(const Key& k);
+
   tsdb::Db& db_;
-  std::unordered_map<std::string, Entry> cache_;
+  std::unordered_map<Key, Entry, KeyHash> cache_;
+  std::unordered_map<const LabelSet*, Base> bases_;
+  Symbols names_;
+  Symbols extras_;
+  Labels labels_;  // Reused buffer for new series' label sets.
   uint64_t cycle_ = 0;
-  std::string key_;  // Reused buffer.
 };
 
 }  // namespace tidemark::agent

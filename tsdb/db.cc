@@ -1,5 +1,6 @@
 #include "tsdb/db.h"
 
+#include <malloc.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/convenience.h>
@@ -8,6 +9,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
 
@@ -17,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -96,6 +99,10 @@ void LockSpinning(Lock& lock) {
   }
   lock.lock();
 }
+
+// Largest write batch the store builds before writing it (a checkpoint, or the sealed chunks of
+// a commit in which many series seal at once, go out in several).
+constexpr size_t kBatchPieceBytes = 1 << 20;
 
 // Series state is guarded by one mutex per stripe of 1024 consecutive refs, so appenders working
 // on different series (the usual case: one scrape target or batch each) do not wait for each
@@ -252,8 +259,9 @@ struct MemSeries {
   int64_t open_partition = 0;
   int64_t last_t = std::numeric_limits<int64_t>::min();
   uint64_t last_v_bits = 0;
-  bool persisted = false;  // Its series record is in RocksDB.
-  bool dirty = false;      // Changed since the last checkpoint.
+  bool persisted = false;    // Its series record is in RocksDB.
+  bool dirty = false;        // Changed since the last checkpoint.
+  bool first_chunk = false;  // The open chunk is the series' first in open_partition.
   // Sealed chunks whose write failed: (mint, encoded); written with the next commit.
   std::vector<std::pair<int64_t, std::string>> unflushed;
 };
@@ -278,10 +286,12 @@ class Db::Impl {
                                          int64_t maxt) const;
   uint64_t DiskBytes() const;
   Result<uint64_t> Verify(std::vector<std::string>* problems) const;
+  void AddMemoryStats(DbStats* st) const;
 
   DbOptions options_;
   const Clock& clock_;
   std::unique_ptr<rocksdb::DB> db_;
+  std::shared_ptr<rocksdb::Cache> block_cache_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   rocksdb::WriteOptions write_options_;
   MemIndex index_;
@@ -301,12 +311,24 @@ class Db::Impl {
   std::atomic<int64_t> newest_t_{std::numeric_limits<int64_t>::min()};
   std::atomic<bool> write_failed_{false};
   std::atomic<uint64_t> log_bytes_{0};  // Log bytes since the last checkpoint.
+  std::atomic<int64_t> head_bytes_{0};  // Heap bytes of the open chunks' buffers.
   std::chrono::steady_clock::time_point open_start_{};
   std::chrono::steady_clock::time_point last_refusal_log_{};
   mutable std::mutex stats_mu_;
   DbStats stats_;  // Guarded by stats_mu_ (except fields only touched under mu_).
 
   void Seal(MemSeries& s, std::vector<SeriesRef>* sealed_refs);
+  // Samples at which the open chunk of `s` is sealed: chunk_samples, except that a series' first
+  // chunk in a partition is cut shorter by up to half, by an amount fixed per series. Series
+  // created together, or cut together at a partition boundary, thus seal over a spread of
+  // commits instead of all in one (which would have to hold every series' chunk at once).
+  size_t ChunkTarget(const MemSeries& s) const {
+    const size_t n = options_.chunk_samples;
+    if (!s.first_chunk) return n;
+    uint64_t x = (s.ref + 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 31)) * 0x94d049bb133111ebULL;
+    return n - static_cast<size_t>((x ^ (x >> 29)) % (n / 2));
+  }
   std::mutex& StripeOf(SeriesRef ref) const { return *stripes_[ref >> kStripeShift]; }
   // Requires mu_ exclusive: makes stripes_ cover every ref below series_.size().
   void GrowStripes() {
@@ -333,33 +355,61 @@ Status Db::Impl::Open() {
   dbo.create_if_missing = true;
   dbo.create_missing_column_families = true;
   dbo.max_open_files = 512;  // Leaves descriptors for the cgroup collector's open files.
-  dbo.max_background_jobs = 2;
+  // Two flush threads: a flush waits for its fsync, and the log's must keep up during bursts.
+  dbo.max_background_jobs = 3;
   dbo.keep_log_file_num = 3;
   dbo.max_total_wal_size = 256ull << 20;
   dbo.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   // Recovery keeps replayed memtables in memory instead of writing L0 files before we can start.
   dbo.avoid_flush_during_recovery = true;
-  // A node agent's memory budget: all memtables together stay under 24 MiB (smaller ones cost
-  // append rate through more flushes: 8 MiB measured 0.71x promtool's rate, 24 MiB 1.08x), and
-  // every column family shares one 8 MiB block cache.
-  dbo.db_write_buffer_size = 24ull << 20;
+  // A node agent's memory budget, split among the column families' write buffers by what they
+  // receive: the log (every sample, ~11 bytes each; each flush costs an fsync) and sealed chunks
+  // (larger memtables mean fewer L0 files for their costly re-encoding compactions and for
+  // queries) half each, series and the checkpointed head an eighth each, the few keys of
+  // "default" at most 256 KiB. Memtables fill gradually, so at the agent's rate about half the
+  // budget is resident. One WriteBufferManager caps the total at the budget by flushing the
+  // oldest memtable (no write stalls on it: log replay at open pins the log's memtables while it
+  // writes chunks).
+  const uint64_t budget = std::max<uint64_t>(options_.memtable_budget_bytes, 1ull << 20);
+  dbo.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(budget);
+  // Buffers of files being written (the WAL, flush and compaction outputs); 1 MiB each otherwise.
+  dbo.writable_file_max_buffer_size = 256 << 10;
+  block_cache_ = rocksdb::NewLRUCache(std::max<uint64_t>(options_.block_cache_bytes, 1ull << 20));
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(8ull << 20);
+  table.block_cache = block_cache_;
   table.cache_index_and_filter_blocks = true;
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (const char* name : kCfNames) {
     rocksdb::ColumnFamilyOptions cfo;
     cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-    const bool big = std::string_view(name) == "log" || std::string_view(name) == "chunks";
-    cfo.write_buffer_size = big ? (8ull << 20) : (2ull << 20);
-    cfo.max_write_buffer_number = 2;
-    if (std::string_view(name) == "chunks") {
+    const std::string_view cf(name);
+    cfo.write_buffer_size = cf == "chunks" || cf == "log" ? budget / 2
+                            : cf == "default" ? std::min<uint64_t>(budget / 16, 256 << 10)
+                                              : budget / 8;
+    // Room for full memtables while one is flushing, so that a burst of appends (a bulk import,
+    // bench-write) does not stall on small buffers; at the agent's rate they stay unused.
+    cfo.max_write_buffer_number = cf == "log" ? 6 : cf == "chunks" ? 4 : cf == "head" ? 3 : 2;
+    if (cf == "chunks") {
+      // Sealed chunks arrive in bursts and their compactions (which re-encode them) are slow:
+      // more L0 files before writes slow down or stop, so that a restart's log replay, which
+      // seals chunks, does not wait for a compaction backlog (bench-write runs without any).
+      cfo.level0_slowdown_writes_trigger = std::max(cfo.level0_slowdown_writes_trigger, 48);
+      cfo.level0_stop_writes_trigger = std::max(cfo.level0_stop_writes_trigger, 96);
       cfo.compaction_filter = &kRecompressFilter;
       cfo.disable_auto_compactions = !options_.background_compaction;
       cfo.compression = rocksdb::kZSTD;
       cfo.bottommost_compression = rocksdb::kZSTD;
-    } else if (std::string_view(name) == "log") {
+    } else if (cf == "log") {
       cfo.compression = rocksdb::kNoCompression;  // Short-lived; deleted at each checkpoint.
+      // Each checkpoint deletes the whole files below its sequence number (DeleteFilesInRange),
+      // so compacting log files into each other is wasted work: allow enough L0 files for the
+      // log between two checkpoints before compaction starts.
+      const uint64_t files = options_.checkpoint_log_bytes / std::max<uint64_t>(1, budget / 4) + 4;
+      cfo.level0_file_num_compaction_trigger = static_cast<int>(std::clamp<uint64_t>(files, 4, 24));
+      cfo.level0_slowdown_writes_trigger =
+          std::max(cfo.level0_slowdown_writes_trigger, cfo.level0_file_num_compaction_trigger + 8);
+      cfo.level0_stop_writes_trigger =
+          std::max(cfo.level0_stop_writes_trigger, cfo.level0_slowdown_writes_trigger + 12);
     } else {
       cfo.compression = rocksdb::kLZ4Compression;
     }
@@ -412,6 +462,7 @@ Status Db::Impl::Restore() {
     ms->ref = ref;
     ms->hash = internal::HashLabels(labels);
     ms->persisted = true;
+    head_bytes_ += static_cast<int64_t>(ms->open.MemoryUsage());
     by_hash_.emplace(ms->hash, ref);
     index_.Add(ref, labels);
     series_[ref] = std::move(ms);
@@ -444,7 +495,9 @@ Status Db::Impl::Restore() {
         return Status::Corruption("head checkpoint of series " + std::to_string(ref) + ": " +
                                   app.status().message());
       }
+      head_bytes_ -= static_cast<int64_t>(s.open.MemoryUsage());
       s.open = std::move(*app);
+      head_bytes_ += static_cast<int64_t>(s.open.MemoryUsage());
     }
     newest_t_ = std::max(newest_t_.load(), last_t);
   }
@@ -565,6 +618,7 @@ SeriesRef Db::Impl::GetOrCreate(const Labels& in) {
   auto ms = std::make_unique<MemSeries>();
   ms->ref = ref;
   ms->hash = h;
+  head_bytes_ += static_cast<int64_t>(ms->open.MemoryUsage());
   series_[ref] = std::move(ms);
   by_hash_.emplace(h, ref);
   index_.Add(ref, labels);
@@ -586,7 +640,12 @@ void Db::Impl::Seal(MemSeries& s, std::vector<SeriesRef>* sealed_refs) {
   encoded.push_back(static_cast<char>(encoding::ChunkEncoding::kXor));
   encoded.append(s.open.bytes());
   s.unflushed.emplace_back(s.open.first_t(), std::move(encoded));
-  s.open = encoding::XorAppender();
+  head_bytes_.fetch_sub(static_cast<int64_t>(s.open.MemoryUsage()), std::memory_order_relaxed);
+  // Not `s.open = XorAppender()`: a move-assigned std::string keeps its buffer, so every series
+  // would hold a full chunk's capacity for good. The next chunk starts small and grows.
+  std::destroy_at(&s.open);
+  std::construct_at(&s.open);
+  head_bytes_.fetch_add(static_cast<int64_t>(s.open.MemoryUsage()), std::memory_order_relaxed);
   if (sealed_refs != nullptr &&
       std::find(sealed_refs->begin(), sealed_refs->end(), s.ref) == sealed_refs->end()) {
     sealed_refs->push_back(s.ref);
@@ -628,6 +687,7 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
   std::vector<SeriesRef> sealed_refs;
   std::vector<SeriesRef> new_series;
   StripeCursor stripe;
+  int64_t head_delta = 0;  // Change of the open chunks' heap bytes.
   int64_t newest = newest_t_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < refs.size(); ++i) {
     SeriesRef ref = refs[i];
@@ -650,14 +710,20 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
     }
     const int64_t p = FloorDiv(t, partition_ms);
     if (s.open.NumSamples() > 0 &&
-        (p != s.open_partition || s.open.NumSamples() >= options_.chunk_samples)) {
+        (p != s.open_partition || s.open.NumSamples() >= ChunkTarget(s))) {
       Seal(s, &sealed_refs);
     }
-    if (s.open.NumSamples() == 0) s.open_partition = p;
+    if (s.open.NumSamples() == 0) {
+      s.first_chunk =
+          s.last_t == std::numeric_limits<int64_t>::min() || FloorDiv(s.last_t, partition_ms) != p;
+      s.open_partition = p;
+    }
+    const size_t cap_before = s.open.MemoryUsage();
     if (!s.open.Append(t, vs[i]).ok()) {
       ++result.out_of_order;  // Unreachable: t > last_t and the chunk has room were checked.
       continue;
     }
+    head_delta += static_cast<int64_t>(s.open.MemoryUsage()) - static_cast<int64_t>(cap_before);
     s.last_t = t;
     s.last_v_bits = bits;
     s.dirty = true;
@@ -669,6 +735,7 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
     ++result.accepted;
     if (!replay) accepted_idx.push_back(static_cast<uint32_t>(i));
   }
+  head_bytes_.fetch_add(head_delta, std::memory_order_relaxed);
   const uint64_t n = accepted_idx.size();
   for (int64_t cur = newest_t_.load(std::memory_order_relaxed);
        newest > cur && !newest_t_.compare_exchange_weak(cur, newest);) {
@@ -681,13 +748,30 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
   }
   if (n == 0 && sealed_refs.empty() && new_series.empty()) return result;
 
+  // Normally one batch; a commit in which many series seal writes their chunks in pieces first
+  // (each is durable on its own, and holds only samples acknowledged by earlier commits).
+  std::vector<rocksdb::WriteBatch> pieces;
   rocksdb::WriteBatch batch;
+  auto cut_piece = [&] {
+    if (batch.GetDataSize() >= kBatchPieceBytes) {
+      pieces.push_back(std::move(batch));
+      batch = rocksdb::WriteBatch();
+    }
+  };
   // Assigned while mu_ is still held shared, after the apply: a checkpoint (mu_ exclusive) sees
   // every record numbered below its next_seq_ already applied.
   const uint64_t seq = (!replay && n > 0) ? next_seq_.fetch_add(1) : 0;
-  for (SeriesRef ref : new_series) {
-    batch.Put(cfs_[kCfSeries], SeriesKey(ref),
-              internal::EncodeLabels(index_.GetLabels(ref).value_or(Labels{})));
+  {
+    // One label buffer for all new series: temporaries per series, allocated between the new
+    // series' long-lived structures, would leave holes in the heap that stay in RSS.
+    Labels labels;
+    std::string encoded;
+    for (SeriesRef ref : new_series) {
+      if (!index_.GetLabels(ref, &labels)) labels.clear();
+      internal::EncodeLabelsTo(labels, &encoded);
+      batch.Put(cfs_[kCfSeries], SeriesKey(ref), encoded);
+      cut_piece();
+    }
   }
   if (!new_series.empty()) {
     std::string v;
@@ -704,6 +788,7 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
     if (s.unflushed.empty()) continue;  // A concurrent commit of the same series wrote them.
     for (const auto& [mint, enc] : s.unflushed) {
       batch.Put(cfs_[kCfChunks], ChunkKey(FloorDiv(mint, partition_ms), ref, mint), enc);
+      cut_piece();
     }
     written.emplace_back(ref, s.unflushed.back().first);
   }
@@ -728,7 +813,13 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
     batch.Put(cfs_[kCfLog], key, record);
     log_bytes_ += record.size();
   }
-  rocksdb::Status ws = db_->Write(write_options_, &batch);
+  rocksdb::Status ws;
+  for (rocksdb::WriteBatch& piece : pieces) {
+    ws = db_->Write(write_options_, &piece);
+    if (!ws.ok()) break;
+  }
+  pieces.clear();
+  if (ws.ok() && batch.Count() > 0) ws = db_->Write(write_options_, &batch);
   LockSpinning(lock);
   if (!ws.ok()) {
     write_failed_ = true;
@@ -756,27 +847,50 @@ Result<CommitResult> Db::Impl::Commit(std::span<const SeriesRef> refs, std::span
   }
   lock.unlock();
   if (!replay && log_bytes_.load() >= options_.checkpoint_log_bytes) {
-    std::unique_lock ex(mu_);
-    if (log_bytes_.load() >= options_.checkpoint_log_bytes) {
+    {
+      std::unique_lock ex(mu_);
+      if (log_bytes_.load() < options_.checkpoint_log_bytes) return result;
       Status cs = CheckpointLocked();
       if (!cs.ok()) spdlog::warn("tsdb: checkpoint failed: {}", cs.ToString());
     }
+#ifdef __GLIBC__
+    // A checkpoint ends a round of multi-megabyte transients (batch pieces, flushed memtables);
+    // glibc returns only the top of its heaps by itself, not free pages below live blocks.
+    if (options_.trim_heap_after_checkpoint) ::malloc_trim(0);
+#endif
   }
   return result;
 }
 
-// Requires mu_ held exclusively.
+// Requires mu_ held exclusively. Written in pieces of about kBatchPieceBytes so that neither the
+// batch nor a memtable has to hold the whole head at once, in an order that keeps every prefix
+// restorable: sealed chunks first, then head records, then the checkpoint's sequence number. A
+// crash between pieces leaves heads that are newer than that number; replay then skips the
+// samples they already hold (as duplicates of their last sample or older).
 Status Db::Impl::CheckpointLocked() {
   rocksdb::WriteBatch batch;
+  auto write_piece = [&](bool force) -> Status {
+    if (batch.Count() == 0 || (!force && batch.GetDataSize() < kBatchPieceBytes)) {
+      return Status::Ok();
+    }
+    Status st = FromRocks(db_->Write(write_options_, &batch), "tsdb: checkpoint");
+    batch.Clear();
+    return st;
+  };
   const int64_t partition_ms = options_.partition.count();
   for (auto& sp : series_) {
     if (!sp) continue;
-    MemSeries& s = *sp;
-    for (const auto& [mint, enc] : s.unflushed) {
-      batch.Put(cfs_[kCfChunks], ChunkKey(FloorDiv(mint, partition_ms), s.ref, mint), enc);
+    for (const auto& [mint, enc] : sp->unflushed) {
+      batch.Put(cfs_[kCfChunks], ChunkKey(FloorDiv(mint, partition_ms), sp->ref, mint), enc);
+      TIDEMARK_RETURN_IF_ERROR(write_piece(false));
     }
-    if (!s.dirty) continue;
-    std::string v;
+  }
+  TIDEMARK_RETURN_IF_ERROR(write_piece(true));
+  std::string v;
+  for (auto& sp : series_) {
+    if (!sp || !sp->dirty) continue;
+    MemSeries& s = *sp;
+    v.clear();
     internal::PutVarint(&v, s.last_t);
     double last_v;
     std::memcpy(&last_v, &s.last_v_bits, 8);
@@ -784,21 +898,28 @@ Status Db::Impl::CheckpointLocked() {
     internal::PutVarint(&v, s.open_partition);
     v.append(s.open.bytes());
     batch.Put(cfs_[kCfHead], SeriesKey(s.ref), v);
+    TIDEMARK_RETURN_IF_ERROR(write_piece(false));
   }
   std::string seq;
   PutBe64(&seq, next_seq_.load());
   batch.Put(cfs_[kCfDefault], kCheckpointSeqKey, seq);
-  TIDEMARK_RETURN_IF_ERROR(FromRocks(db_->Write(write_options_, &batch), "tsdb: checkpoint"));
+  TIDEMARK_RETURN_IF_ERROR(write_piece(true));
   for (auto& sp : series_) {
     if (!sp) continue;
     sp->dirty = false;
     sp->unflushed.clear();
+    sp->unflushed.shrink_to_fit();
   }
-  // Everything before next_seq_ is now in the checkpoint.
+  // Everything before next_seq_ is now in the checkpoint: delete it, and drop the log's files
+  // that lie wholly below it at once rather than waiting for compaction to do so.
   std::string begin;
   PutBe64(&begin, 0);
   TIDEMARK_RETURN_IF_ERROR(FromRocks(db_->DeleteRange(write_options_, cfs_[kCfLog], begin, seq),
                                      "tsdb: truncating log"));
+  rocksdb::Slice bs(begin), es(seq);
+  rocksdb::Status ds = rocksdb::DeleteFilesInRange(db_.get(), cfs_[kCfLog], &bs, &es,
+                                                   /*include_end=*/false);
+  if (!ds.ok()) spdlog::warn("tsdb: dropping old log files: {}", ds.ToString());
   log_bytes_ = 0;
   return Status::Ok();
 }
@@ -866,6 +987,7 @@ Status Db::Impl::ApplyRetention() {
       }
     }
     index_.Remove(ref);
+    head_bytes_ -= static_cast<int64_t>(series_[ref]->open.MemoryUsage());
     series_[ref].reset();
     --live_series_;
   }
@@ -961,6 +1083,18 @@ Result<std::vector<SeriesData>> Db::Impl::Select(std::span<const Matcher> matche
     result.push_back(std::move(out[i]));
   }
   return result;
+}
+
+void Db::Impl::AddMemoryStats(DbStats* st) const {
+  uint64_t v = 0;
+  if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kSizeAllMemTables, &v)) {
+    st->memtable_bytes = v;
+  }
+  if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &v)) {
+    st->table_reader_bytes = v;
+  }
+  st->block_cache_bytes = block_cache_ ? block_cache_->GetUsage() : 0;
+  st->head_chunk_bytes = static_cast<uint64_t>(std::max<int64_t>(0, head_bytes_.load()));
 }
 
 uint64_t Db::Impl::DiskBytes() const {
@@ -1064,6 +1198,14 @@ Result<std::unique_ptr<Db>> Db::Open(const DbOptions& options, const Clock& cloc
 }
 
 SeriesRef Db::Appender::Add(const Labels& labels, int64_t t, double v) {
+  // A sample Commit() would refuse as too old must not create its series either (Prometheus
+  // checks the bound before creating one), or an empty series would be listed until retention.
+  const int64_t newest = db_->impl_->newest_t_.load(std::memory_order_relaxed);
+  if (newest != std::numeric_limits<int64_t>::min() &&
+      t < newest - db_->impl_->options_.out_of_bounds.count()) {
+    ++too_old_;
+    return 0;
+  }
   SeriesRef ref = db_->impl_->GetOrCreate(labels);
   if (ref == 0) {
     ++refused_;
@@ -1087,8 +1229,16 @@ Result<CommitResult> Db::Appender::Commit() {
   refs_.clear();
   ts_.clear();
   vs_.clear();
-  if (r.ok()) r->refused = refused_;
+  if (r.ok()) {
+    r->refused = refused_;
+    r->too_old += too_old_;
+    if (too_old_ != 0) {
+      std::lock_guard g(db_->impl_->stats_mu_);
+      db_->impl_->stats_.too_old += too_old_;
+    }
+  }
   refused_ = 0;
+  too_old_ = 0;
   return r;
 }
 
@@ -1144,6 +1294,8 @@ DbStats Db::Stats() const {
   std::shared_lock lock(impl_->mu_);
   s.series = impl_->live_series_;
   s.log_bytes = impl_->log_bytes_.load();
+  lock.unlock();
+  impl_->AddMemoryStats(&s);
   return s;
 }
 

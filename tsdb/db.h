@@ -53,6 +53,16 @@ struct DbOptions {
   bool background_compaction = true;
   // Samples older than the newest sample seen minus this are "too old". Default: 1 h.
   std::chrono::milliseconds out_of_bounds = std::chrono::hours(1);
+  // RocksDB memtables (write buffers) of all column families together, bytes; each family gets
+  // a share and reaching the total flushes the oldest. About half of it is resident on average.
+  // Smaller budgets mean more, smaller L0 files, which cost append rate. Default: 8 MiB.
+  uint64_t memtable_budget_bytes = 8ull << 20;
+  // RocksDB block cache shared by all column families, bytes; index and filter blocks live in it
+  // too, so table readers stay small. Default: 8 MiB.
+  uint64_t block_cache_bytes = 8ull << 20;
+  // After each automatic checkpoint, return the process' free heap pages to the kernel (glibc
+  // malloc_trim, ~1 ms; affects the whole process). Default: true.
+  bool trim_heap_after_checkpoint = true;
 };
 
 struct DbStats {
@@ -68,6 +78,12 @@ struct DbStats {
   double replay_seconds = 0;        // Time Open() spent restoring the head.
   uint64_t partitions_deleted = 0;  // By retention.
   uint64_t log_bytes = 0;           // Log bytes since the last checkpoint.
+  // Memory, bytes: RocksDB's memtables (all column families), its block cache in use (data,
+  // index and filter blocks) and its table readers outside that cache; the head's open chunks.
+  uint64_t memtable_bytes = 0;
+  uint64_t block_cache_bytes = 0;
+  uint64_t table_reader_bytes = 0;
+  uint64_t head_chunk_bytes = 0;
 };
 
 // What one Commit() did with its samples.
@@ -115,7 +131,8 @@ class Db {
    public:
     explicit Appender(Db* db) : db_(db) {}
     // Adds a sample of the series `labels` (sorted by name, with __name__). Returns its ref for
-    // AddRef(), or 0 when the series is refused (max_series) — counted, not an error.
+    // AddRef(), or 0 when the series is refused (max_series) or the sample is already too old
+    // (before newest − out_of_bounds; the series is then not created) — counted, not an error.
     SeriesRef Add(const Labels& labels, int64_t t, double v);
     // Adds a sample to a series by ref; false when the ref is unknown (e.g. deleted).
     bool AddRef(SeriesRef ref, int64_t t, double v);
@@ -131,6 +148,7 @@ class Db {
     std::vector<int64_t> ts_;
     std::vector<double> vs_;
     uint64_t refused_ = 0;
+    uint64_t too_old_ = 0;  // Refused by Add() before a series was created.
   };
   Appender NewAppender() { return Appender(this); }
 

@@ -423,6 +423,19 @@ std::optional<Labels> MemIndex::GetLabels(SeriesRef ref) const {
   return LabelsOf(it->second);
 }
 
+bool MemIndex::GetLabels(SeriesRef ref, Labels* out) const {
+  auto lock = ReadLock();
+  auto it = series_.find(ref);
+  if (it == series_.end()) return false;
+  const SeriesEntry& e = it->second;
+  out->resize(e.num_labels);
+  for (uint32_t i = 0; i < e.num_labels; ++i) {
+    (*out)[i].name.assign(symbols_[e.ids[2 * i]].str);
+    (*out)[i].value.assign(symbols_[e.ids[2 * i + 1]].str);
+  }
+  return true;
+}
+
 std::vector<Labels> MemIndex::GetLabels(std::span<const SeriesRef> refs) const {
   auto lock = ReadLock();
   std::vector<Labels> out;

@@ -59,6 +59,9 @@ class MemIndex {
   // A copy of the labels of `ref` sorted by name, or nullopt when the series is unknown. Copies
   // because a concurrent Remove() may free the index's storage.
   std::optional<Labels> GetLabels(SeriesRef ref) const;
+  // Fills *out with the labels of `ref` (as above), reusing its elements' buffers; false when the
+  // series is unknown. For callers that look up many series one at a time.
+  bool GetLabels(SeriesRef ref, Labels* out) const;
   // Labels of each ref in order (empty Labels for unknown refs) under a single lock.
   std::vector<Labels> GetLabels(std::span<const SeriesRef> refs) const;
 

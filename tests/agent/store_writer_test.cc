@@ -98,5 +98,79 @@ TEST(StoreWriterTest, NewLabelSetForTheSameContainerIsANewSeries) {
   EXPECT_EQ((*db)->Stats().series, 3u);
 }
 
+// Series that vanish release their cache entries (and the names and label sets held for them);
+// when they come back, and next to new ones, every sample lands in its own series.
+TEST(StoreWriterTest, SeriesThatComeBackAfterVanishingGetTheirOwnSamples) {
+  TempDir dir;
+  FakeClock clock;
+  tsdb::DbOptions o;
+  o.dir = dir.path() + "/tsdb";
+  o.min_free_bytes = 0;
+  auto db = tsdb::Db::Open(o, clock);
+  ASSERT_TRUE(db.ok());
+  StoreWriter w(**db);
+  auto a = std::make_shared<LabelSet>(Labels{{"id", "/docker/a"}});
+  auto b = std::make_shared<LabelSet>(Labels{{"id", "/docker/b"}});
+  auto cycle = [&](int64_t ts, const std::vector<LabelSetPtr>& cs, double v) {
+    SampleBatch batch;
+    batch.set_timestamp_ms(ts);
+    size_t cpu = batch.Family("container_cpu_usage_seconds_total", "CPU.", MetricType::kCounter);
+    size_t lat = batch.Family("container_latency_seconds", "Latency.", MetricType::kHistogram);
+    for (const LabelSetPtr& c : cs) {
+      const LabelSet* base = batch.Intern(c);
+      batch.Add(cpu, base, {{"cpu", "0"}}, v);
+      batch.Add(cpu, base, {{"cpu", "1"}}, v + 0.5);
+      batch.Add(lat, base, {{"le", "+Inf"}}, v + 2, SeriesPart::kBucket);
+      batch.Add(lat, base, {}, v + 3, SeriesPart::kCount);
+    }
+    return batch;
+  };
+  ASSERT_TRUE(w.Write(cycle(kT0, {a}, 1)).ok());
+  EXPECT_EQ(w.cached_series(), 4u);
+  auto gone = w.Write(cycle(kT0 + 1000, {}, 0));
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(gone->stale_markers, 4u);
+  EXPECT_EQ(w.cached_series(), 0u);
+  auto back = w.Write(cycle(kT0 + 2000, {b, a}, 10));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->samples, 8u);
+  EXPECT_EQ(w.cached_series(), 8u);
+  auto again = w.Write(cycle(kT0 + 3000, {a, b}, 20));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->samples, 8u);
+  EXPECT_EQ(again->stale_markers, 0u);
+  EXPECT_EQ((*db)->Stats().series, 8u);
+
+  auto one = [&](const char* name, const char* id, const char* extra_name,
+                 const char* extra_value) {
+    std::vector<tsdb::Matcher> m = {
+        *tsdb::Matcher::Create(tsdb::MatchType::kEqual, "__name__", name),
+        *tsdb::Matcher::Create(tsdb::MatchType::kEqual, "id", id)};
+    if (extra_name != nullptr) {
+      m.push_back(*tsdb::Matcher::Create(tsdb::MatchType::kEqual, extra_name, extra_value));
+    }
+    auto sel = (*db)->Select(m, 0, kT0 * 2);
+    EXPECT_TRUE(sel.ok());
+    std::vector<std::pair<int64_t, double>> out;
+    if (!sel.ok() || sel->size() != 1) return out;
+    auto it = (*sel)[0].Iterate();
+    while (it->Next()) out.emplace_back(it->t(), it->v());
+    return out;
+  };
+  auto a_cpu1 = one("container_cpu_usage_seconds_total", "/docker/a", "cpu", "1");
+  ASSERT_EQ(a_cpu1.size(), 4u);
+  EXPECT_EQ(a_cpu1[0], std::make_pair(kT0, 1.5));
+  EXPECT_TRUE(tsdb::IsStaleNaN(a_cpu1[1].second));
+  EXPECT_EQ(a_cpu1[2], std::make_pair(kT0 + 2000, 10.5));
+  EXPECT_EQ(a_cpu1[3], std::make_pair(kT0 + 3000, 20.5));
+  auto b_count = one("container_latency_seconds_count", "/docker/b", nullptr, nullptr);
+  ASSERT_EQ(b_count.size(), 2u);
+  EXPECT_EQ(b_count[0], std::make_pair(kT0 + 2000, 13.0));
+  EXPECT_EQ(b_count[1], std::make_pair(kT0 + 3000, 23.0));
+  auto b_bucket = one("container_latency_seconds_bucket", "/docker/b", "le", "+Inf");
+  ASSERT_EQ(b_bucket.size(), 2u);
+  EXPECT_EQ(b_bucket[1], std::make_pair(kT0 + 3000, 22.0));
+}
+
 }  // namespace
 }  // namespace tidemark::agent

@@ -129,6 +129,9 @@ TEST_F(DbTest, CountsOutOfOrderDuplicateAndTooOldSamples) {
   EXPECT_EQ(st.duplicates, 1u);
   EXPECT_EQ(st.out_of_order, 1u);
   EXPECT_EQ(st.too_old, 1u);
+  // The too-old sample's series was never created: no empty series in the index.
+  EXPECT_EQ(db->LabelValues("__name__"), std::vector<std::string>{"x"});
+  EXPECT_EQ(db->Stats().series, 1u);
 }
 
 TEST_F(DbTest, CapsActiveSeriesAndKeepsExistingOnesWorking) {
@@ -320,6 +323,108 @@ TEST_F(DbTest, SizeRetentionDropsOldestPartitionsFirst) {
   EXPECT_EQ(got.back().first, kT0 + (6 * 60 - 1) * 60000LL) << "the newest data stays";
 }
 
+// Series created in one commit do not all seal their first chunk in the same commit, and every
+// sample is still there, in order, afterwards.
+TEST_F(DbTest, FirstChunksOfSeriesCreatedTogetherSealOverSeveralCommits) {
+  DbOptions o = Options();
+  o.chunk_samples = 40;
+  auto db = Open(o);
+  constexpr int kSeries = 200, kCommits = 90;
+  uint64_t most_in_one_commit = 0, prev = 0;
+  std::vector<uint64_t> sealed_after;
+  for (int i = 0; i < kCommits; ++i) {
+    auto app = db->NewAppender();
+    for (int s = 0; s < kSeries; ++s) {
+      std::string sv = std::to_string(s);
+      app.Add(L({{"__name__", "spread"}, {"s", sv.c_str()}}), kT0 + i * 1000, i + s);
+    }
+    ASSERT_TRUE(app.Commit().ok());
+    const uint64_t sealed = db->Stats().chunks_sealed;
+    most_in_one_commit = std::max(most_in_one_commit, sealed - prev);
+    prev = sealed;
+    sealed_after.push_back(sealed);
+  }
+  // First chunks hold between 21 and 40 samples: none sealed before the 22nd commit, all by the
+  // 41st, and no commit seals more than a quarter of them.
+  EXPECT_EQ(sealed_after[20], 0u);
+  EXPECT_EQ(sealed_after[40], static_cast<uint64_t>(kSeries));
+  EXPECT_LE(most_in_one_commit, static_cast<uint64_t>(kSeries / 4));
+  // Later chunks hold chunk_samples each: the second round of seals is spread the same way.
+  EXPECT_GT(sealed_after[kCommits - 1], static_cast<uint64_t>(kSeries));
+  Matcher m[] = {Eq("__name__", "spread")};
+  auto sel = db->Select(m, 0, kT0 * 2);
+  ASSERT_TRUE(sel.ok());
+  ASSERT_EQ(sel->size(), static_cast<size_t>(kSeries));
+  for (const SeriesData& sd : *sel) {
+    auto got = Samples(sd);
+    ASSERT_EQ(got.size(), static_cast<size_t>(kCommits));
+    for (int i = 0; i < kCommits; ++i) EXPECT_EQ(got[i].first, kT0 + i * 1000);
+  }
+}
+
+// A head much larger than one write batch piece is checkpointed in several writes and restored
+// whole, together with the chunks sealed before the checkpoint.
+TEST_F(DbTest, LargeHeadCheckpointsInPiecesAndRestores) {
+  DbOptions o = Options();
+  o.chunk_samples = 120;
+  constexpr int kSeries = 4000, kCommits = 150;
+  {
+    auto db = Open(o);
+    for (int i = 0; i < kCommits; ++i) {
+      auto app = db->NewAppender();
+      for (int s = 0; s < kSeries; ++s) {
+        std::string sv = std::to_string(s);
+        // Values that change every sample so that each open chunk holds hundreds of bytes.
+        app.Add(L({{"__name__", "big"}, {"s", sv.c_str()}}), kT0 + i * 1000,
+                std::sin(i * 0.37 + s) * 1e6);
+      }
+      ASSERT_TRUE(app.Commit().ok());
+    }
+    DbStats st = db->Stats();
+    EXPECT_GT(st.head_chunk_bytes, uint64_t{1} << 20) << "the head needs several pieces";
+    EXPECT_GT(st.memtable_bytes, 0u);
+    ASSERT_TRUE(db->Checkpoint().ok());
+    EXPECT_EQ(db->Stats().log_bytes, 0u);
+  }
+  auto db = Open(o);
+  EXPECT_EQ(db->Stats().replayed_samples, 0u) << "the checkpoint held the whole head";
+  Matcher m[] = {Eq("__name__", "big")};
+  auto sel = db->Select(m, 0, kT0 * 2);
+  ASSERT_TRUE(sel.ok());
+  ASSERT_EQ(sel->size(), static_cast<size_t>(kSeries));
+  for (const SeriesData& sd : *sel) {
+    auto got = Samples(sd);
+    ASSERT_EQ(got.size(), static_cast<size_t>(kCommits)) << sd.labels[1].value;
+    const int s = std::stoi(sd.labels[1].value);
+    EXPECT_EQ(got.back().second, std::sin((kCommits - 1) * 0.37 + s) * 1e6);
+  }
+}
+
+// The store reports its memory: memtables after writes, the head's open chunks while they hold
+// samples, and less head memory once Compact() has sealed them.
+TEST_F(DbTest, ReportsMemoryOfMemtablesAndHead) {
+  auto db = Open(Options());
+  for (int i = 0; i < 50; ++i) {
+    auto app = db->NewAppender();
+    for (int s = 0; s < 100; ++s) {
+      std::string sv = std::to_string(s);
+      app.Add(L({{"__name__", "mem"}, {"s", sv.c_str()}}), kT0 + i * 1000, i * 1.25 + s);
+    }
+    ASSERT_TRUE(app.Commit().ok());
+  }
+  DbStats before = db->Stats();
+  EXPECT_GT(before.memtable_bytes, 0u);
+  EXPECT_GT(before.head_chunk_bytes, 100u * 50u) << "at least a byte per sample";
+  ASSERT_TRUE(db->Compact().ok());
+  DbStats after = db->Stats();
+  EXPECT_LT(after.head_chunk_bytes, before.head_chunk_bytes);
+  Matcher m[] = {Eq("__name__", "mem")};
+  auto sel = db->Select(m, 0, kT0 * 2);
+  ASSERT_TRUE(sel.ok());
+  ASSERT_EQ(sel->size(), 100u);
+  EXPECT_GT(db->Stats().block_cache_bytes, 0u) << "the query read blocks through the cache";
+}
+
 // Appenders on different series run concurrently (striped head locks) next to queries and
 // checkpoints; every sample must be there, in order, before and after a reopen.
 TEST_F(DbTest, ConcurrentAppendersQueriesAndCheckpoints) {
@@ -424,9 +529,12 @@ TEST_F(DbTest, AcknowledgedSamplesSurviveKill9) {
       }
     }
     ::close(fds[1]);
-    ::usleep(20000 + static_cast<useconds_t>(rng() % 200000));
-    ::kill(pid, SIGKILL);
+    // Kill at a random moment after the first acknowledgement (opening the store takes a
+    // while on a loaded machine; a kill before it would test nothing).
     int64_t i;
+    if (::read(fds[0], &i, sizeof(i)) == sizeof(i)) acked_ts = std::max(acked_ts, i);
+    ::usleep(static_cast<useconds_t>(rng() % 200000));
+    ::kill(pid, SIGKILL);
     while (::read(fds[0], &i, sizeof(i)) == sizeof(i)) acked_ts = std::max(acked_ts, i);
     ::close(fds[0]);
     int status;

@@ -74,15 +74,20 @@ inline bool GetDouble(const char** p, const char* end, double* v) {
   return true;
 }
 
+// Replaces *out with the encoding of `labels` (reusing its buffer).
+inline void EncodeLabelsTo(const Labels& labels, std::string* out) {
+  out->clear();
+  PutUvarint(out, labels.size());
+  for (const Label& l : labels) {
+    PutUvarint(out, l.name.size());
+    *out += l.name;
+    PutUvarint(out, l.value.size());
+    *out += l.value;
+  }
+}
 inline std::string EncodeLabels(const Labels& labels) {
   std::string out;
-  PutUvarint(&out, labels.size());
-  for (const Label& l : labels) {
-    PutUvarint(&out, l.name.size());
-    out += l.name;
-    PutUvarint(&out, l.value.size());
-    out += l.value;
-  }
+  EncodeLabelsTo(labels, &out);
   return out;
 }
 inline bool DecodeLabels(std::string_view in, Labels* out) {
