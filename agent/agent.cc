@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -8,8 +9,12 @@
 #include <boost/asio.hpp>
 #include <filesystem>
 
+#include "agent/remote_write.h"
 #include "agent/self_metrics.h"
 #include "agent/wiring.h"
+#if TIDEMARK_HAVE_EBPF
+#include "ebpf/ebpf_collector.h"
+#endif
 
 #ifndef TIDEMARK_VERSION
 #define TIDEMARK_VERSION "dev"
@@ -35,8 +40,24 @@ Agent::Agent(const AgentConfig& config, const Clock& clock, CollectorSet collect
       metadata_(std::move(collectors.metadata)),
       warn_limiter_(clock, std::chrono::minutes(1)),
       registry_(std::make_shared<prometheus::Registry>()) {
-  if (db_) writer_ = std::make_unique<StoreWriter>(*db_);
+  if (db_) {
+    writer_ = std::make_unique<StoreWriter>(*db_);
+    promql::EngineOptions eo;
+    eo.lookback_delta = config_.query.lookback_delta;
+    eo.timeout = config_.query.timeout;
+    eo.max_samples = static_cast<int64_t>(config_.query.max_samples);
+    engine_ = std::make_unique<promql::Engine>(db_.get(), eo);
+  }
+  api_ = std::make_unique<PrometheusApi>(
+      db_.get(), engine_.get(),
+      [this]() -> std::shared_ptr<const SampleBatch> {
+        auto snap = snapshot();
+        if (snap == nullptr) return nullptr;
+        return std::shared_ptr<const SampleBatch>(snap, &snap->batch());
+      },
+      clock_, TIDEMARK_VERSION);
   for (auto& c : collectors.collectors) collectors_.push_back(CollectorState{std::move(c), 0});
+  ebpf_ = collectors.ebpf;
   http_requests_ = &prometheus::BuildCounter()
                         .Name("tidemark_http_requests_total")
                         .Help("HTTP requests served, by handler and status code.")
@@ -87,6 +108,13 @@ Result<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config, const Cl
     }
     (*probe)->Stop();
   }
+#ifdef __GLIBC__
+  // The store (write batches, memtable arenas) and /metrics make multi-megabyte transient buffers.
+  // Once one is freed glibc raises its mmap threshold to its size, so later ones come from the
+  // heap and leave it fragmented (+25 MiB RSS measured at 1000 containers); a fixed threshold
+  // keeps returning them to the kernel when freed.
+  ::mallopt(M_MMAP_THRESHOLD, 128 << 10);
+#endif
   std::unique_ptr<tsdb::Db> db;
   bool store_open_failed = false;
   if (config.storage.enabled) {
@@ -164,6 +192,15 @@ void Agent::AddStoreMetrics(SampleBatch* b) {
       MetricType::kCounter, stale_markers_);
   add("tidemark_tsdb_write_errors_total", "Collection cycles the store could not write.",
       MetricType::kCounter, store_write_errors_);
+  const size_t mem = b->Family("tidemark_tsdb_memory_bytes",
+                               "Memory of the local store by component: RocksDB's memtables, "
+                               "block cache and table readers, the head's open chunks.",
+                               MetricType::kGauge);
+  b->Add(mem, nullptr, {{"component", "memtables"}}, static_cast<double>(st.memtable_bytes));
+  b->Add(mem, nullptr, {{"component", "block_cache"}}, static_cast<double>(st.block_cache_bytes));
+  b->Add(mem, nullptr, {{"component", "table_readers"}},
+         static_cast<double>(st.table_reader_bytes));
+  b->Add(mem, nullptr, {{"component", "head_chunks"}}, static_cast<double>(st.head_chunk_bytes));
 }
 
 void Agent::CollectOnce() {
@@ -171,7 +208,10 @@ void Agent::CollectOnce() {
   // Stamp samples on the scheduled tick, not on now(): jitter costs ~1.7 B/sample on disk.
   const int64_t now_ms = ToUnixMillis(clock_.Now());
   const int64_t step = std::max<int64_t>(1, config_.interval.count());
-  batch.set_timestamp_ms((now_ms + step / 2) / step * step);
+  // Snap to the interval's grid so jitter of the wake-up does not move samples off it, but never
+  // more than half a second into the future (an hourly interval must not stamp 08:52 as 09:00).
+  const int64_t slack = std::min<int64_t>(step / 2, 500);
+  batch.set_timestamp_ms((now_ms + slack) / step * step);
   auto cycle_start = clock_.MonotonicNow();
   struct Outcome {
     std::string_view name;
@@ -287,10 +327,32 @@ void Agent::ServeMetrics(const HttpRequest& req, HttpResponse* resp) {
                                                                         : kOpenMetricsContentType);
 }
 
+void Agent::HandleHttpAsync(HttpRequest req, HttpRespond respond) {
+  bool slow = req.path == "/api/v1/write" ||
+              (PrometheusApi::Handles(req.path) && PrometheusApi::IsSlow(req.path));
+  if (query_pool_ != nullptr && slow) {
+    boost::asio::post(*query_pool_, [this, req = std::move(req), respond = std::move(respond)] {
+      HttpResponse resp;
+      HandleHttp(req, &resp);
+      respond(std::move(resp));
+    });
+    return;
+  }
+  HttpResponse resp;
+  HandleHttp(req, &resp);
+  respond(std::move(resp));
+}
+
 void Agent::HandleHttp(const HttpRequest& req, HttpResponse* resp) {
   auto start = clock_.MonotonicNow();
   std::string handler = req.path;
-  if (req.method != "GET" && req.method != "HEAD") {
+  if (req.path == "/api/v1/write") {
+    HandleRemoteWrite(req.body, req, db_.get()).ToHttp(resp);
+  } else if (PrometheusApi::Handles(req.path)) {
+    // Label by route, never by raw path (label values would be unbounded).
+    handler = PrometheusApi::RouteLabel(req.path);
+    api_->Serve(req, resp);
+  } else if (req.method != "GET" && req.method != "HEAD") {
     resp->status = 405;
     resp->headers.emplace_back("Allow", "GET, HEAD");
     resp->body = "method not allowed\n";
@@ -345,11 +407,18 @@ void Agent::CollectionLoop() {
 
 Status Agent::Run() {
   boost::asio::io_context io(1);
-  auto server = HttpServer::Create(
+  query_pool_ = std::make_unique<boost::asio::thread_pool>(config_.query.max_concurrency);
+  auto server = HttpServer::CreateAsync(
       io, config_.listen,
-      [this](const HttpRequest& req, HttpResponse* resp) { HandleHttp(req, resp); },
+      [this](HttpRequest req, HttpRespond respond) {
+        HandleHttpAsync(std::move(req), std::move(respond));
+      },
       HttpServerOptions{.max_connections = config_.max_connections});
-  if (!server.ok()) return server.status();
+  if (!server.ok()) {
+    query_pool_->join();
+    query_pool_.reset();
+    return server.status();
+  }
   port_ = (*server)->port();
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -359,9 +428,38 @@ Status Agent::Run() {
   });
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return Status::Ok();
+    if (stopping_) {
+      (*server)->Stop();
+      query_pool_->join();
+      query_pool_.reset();
+      return Status::Ok();
+    }
     stop_io_ = [&io] { io.stop(); };
   }
+#if TIDEMARK_HAVE_EBPF
+  // OOM kills are read from the eBPF ring buffer as they happen, on this loop (its epoll fd).
+  std::unique_ptr<boost::asio::posix::stream_descriptor> oom_events;
+  std::function<void()> wait_oom;
+  if (ebpf_ != nullptr && ebpf_->oom_fd() >= 0) {
+    int fd = ::dup(ebpf_->oom_fd());
+    if (fd >= 0) {
+      oom_events = std::make_unique<boost::asio::posix::stream_descriptor>(io, fd);
+      wait_oom = [&] {
+        oom_events->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                               [&](const boost::system::error_code& ec) {
+                                 if (ec) return;
+                                 auto polled = ebpf_->PollOom(0);
+                                 if (!polled.ok() && warn_limiter_.Allow("ebpf-oom")) {
+                                   spdlog::warn("ebpf: reading OOM events: {}",
+                                                polled.status().ToString());
+                                 }
+                                 wait_oom();
+                               });
+      };
+      wait_oom();
+    }
+  }
+#endif
   CollectOnce();
   std::thread collector([this] { CollectionLoop(); });
   spdlog::info("tidemark {} listening on {} (port {}), collecting every {} ms with {} collectors",
@@ -369,6 +467,9 @@ Status Agent::Run() {
                collectors_.size());
   io.run();
   (*server)->Stop();
+  // Queries in flight finish (bounded by query.timeout); their answers go nowhere.
+  query_pool_->join();
+  query_pool_.reset();
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;

@@ -1,5 +1,5 @@
 // The node agent: runs the collectors every interval, publishes an immutable snapshot, and serves
-// /metrics, /healthz and /-/ready over HTTP until SIGINT/SIGTERM.
+// /metrics, /healthz, /-/ready and the Prometheus API (/api/v1/*) over HTTP until SIGINT/SIGTERM.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/api.h"
 #include "agent/config.h"
 #include "agent/exposition.h"
 #include "agent/store_writer.h"
@@ -26,6 +27,11 @@
 #include "common/logging.h"
 #include "common/sample_batch.h"
 #include "tsdb/db.h"
+#include "tsdb/promql/engine.h"
+
+namespace boost::asio {
+class thread_pool;
+}
 
 namespace tidemark::agent {
 
@@ -69,8 +75,12 @@ class Agent {
   std::shared_ptr<const Snapshot> snapshot() const;
   // The local store, or null when storage is disabled.
   tsdb::Db* db() const { return db_.get(); }
-  // Routes one HTTP request. Thread-safe.
+  // Routes one HTTP request and answers it on the calling thread. Thread-safe.
   void HandleHttp(const HttpRequest& req, HttpResponse* resp);
+  // The server's entry point: API requests that evaluate PromQL or scan the store run on the
+  // query pool (query.max_concurrency threads) so they never hold up /metrics or /healthz; the
+  // rest are answered at once.
+  void HandleHttpAsync(HttpRequest req, HttpRespond respond);
 
  private:
   Agent(const AgentConfig& config, const Clock& clock, CollectorSet collectors,
@@ -94,6 +104,7 @@ class Agent {
   std::chrono::steady_clock::time_point last_retention_{};  // Collection thread only.
   std::unique_ptr<collector::MetadataProvider> metadata_;   // Outlives collectors_.
   std::vector<CollectorState> collectors_;                  // Used by the collection thread only.
+  ebpf::EbpfCollector* ebpf_ = nullptr;  // Owned by collectors_; its OOM ring buffer is read by Run().
   double cycles_total_ = 0;                                 // Collection thread only.
   RateLimiter warn_limiter_;
   int lock_fd_ = -1;
@@ -105,6 +116,10 @@ class Agent {
 
   std::atomic<uint16_t> port_{0};
   std::function<void()> stop_io_;  // Set while Run() serves; guarded by mu_.
+
+  std::unique_ptr<promql::Engine> engine_;                // Null without a store; reads db_.
+  std::unique_ptr<PrometheusApi> api_;                    // Always set; uses engine_.
+  std::unique_ptr<boost::asio::thread_pool> query_pool_;  // Set while Run() serves.
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* http_requests_ = nullptr;

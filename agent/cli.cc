@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include "agent/agent.h"
+#include "agent/query_cli.h"
 #include "agent/tsdb_cli.h"
 #include "common/duration.h"
 #include "common/logging.h"
@@ -22,6 +23,7 @@ constexpr char kTopUsage[] =
     "Commands:\n"
     "  agent          Run the node agent (collectors, /metrics) until SIGINT/SIGTERM.\n"
     "  check config   Validate a configuration file and print the effective configuration.\n"
+    "  query          Evaluate a PromQL expression against an agent or a data dir.\n"
     "  tsdb           Store tools: bench-write, import, stats, verify.\n"
     "  version        Print the version.\n"
     "\n"
@@ -30,7 +32,8 @@ constexpr char kTopUsage[] =
 constexpr char kAgentUsage[] =
     "Usage: tidemark agent [flags]\n"
     "\n"
-    "Runs collectors every interval and serves /metrics, /healthz and /-/ready.\n"
+    "Runs collectors every interval and serves /metrics, /healthz, /-/ready and the\n"
+    "Prometheus API (/api/v1/query, query_range, series, labels, ...).\n"
     "Flags override the configuration file; every setting has a default.\n"
     "\n"
     "  --config FILE          YAML or JSON configuration file (default: built-in defaults)\n"
@@ -121,6 +124,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   if (cmd == "version" || cmd == "--version") {
     out << "tidemark " << TIDEMARK_VERSION << "\n";
     return 0;
+  }
+  if (cmd == "query") {
+    return RunQueryCli(std::vector<std::string>(args.begin() + 1, args.end()), out, err,
+                       SystemClock::Instance());
   }
   if (cmd == "tsdb") {
     return RunTsdbCli(std::vector<std::string>(args.begin() + 1, args.end()), out, err);

@@ -170,7 +170,7 @@ Result<AgentConfig> ParseConfig(std::string_view text, std::string_view source) 
     st = w.Map(
         root, "",
         {"listen", "data_dir", "host_root", "interval", "ebpf", "log", "web", "collectors",
-         "storage"},
+         "storage", "query"},
         [&](const std::string& k, const YAML::Node& v, const std::string& full) -> Status {
           if (k == "listen") return w.String(v, full, &c.listen);
           if (k == "data_dir") return w.String(v, full, &c.data_dir);
@@ -200,6 +200,17 @@ Result<AgentConfig> ParseConfig(std::string_view text, std::string_view source) 
                   if (k2 == "min_free_bytes") return w.Bytes(v2, f2, &st.min_free_bytes);
                   if (k2 == "max_series") return w.Size(v2, f2, &st.max_series);
                   return w.String(v2, f2, &st.sync);
+                });
+          }
+          if (k == "query") {
+            return w.Map(
+                v, full, {"lookback_delta", "timeout", "max_samples", "max_concurrency"},
+                [&](const std::string& k2, const YAML::Node& v2, const std::string& f2) -> Status {
+                  QuerySection& q = c.query;
+                  if (k2 == "lookback_delta") return w.Duration(v2, f2, &q.lookback_delta);
+                  if (k2 == "timeout") return w.Duration(v2, f2, &q.timeout);
+                  if (k2 == "max_samples") return w.Size(v2, f2, &q.max_samples);
+                  return w.Size(v2, f2, &q.max_concurrency);
                 });
           }
           if (k == "web") {
@@ -300,6 +311,14 @@ Status ValidateConfig(const AgentConfig& c, std::string_view source) {
     return bad("storage.retention", "must be at least 1h");
   }
   if (c.storage.max_series == 0) return bad("storage.max_series", "must be at least 1");
+  if (c.query.lookback_delta.count() <= 0) {
+    return bad("query.lookback_delta", "must be greater than 0");
+  }
+  if (c.query.timeout.count() <= 0) return bad("query.timeout", "must be greater than 0");
+  if (c.query.max_samples == 0) return bad("query.max_samples", "must be at least 1");
+  if (c.query.max_concurrency == 0 || c.query.max_concurrency > 64) {
+    return bad("query.max_concurrency", "must be from 1 to 64");
+  }
   if (c.docker.socket.empty() || c.docker.socket[0] != '/') {
     return bad("collectors.docker.socket", "must be an absolute path");
   }
@@ -333,6 +352,12 @@ std::string ConfigToYaml(const AgentConfig& c) {
   out << YAML::Key << "max_series" << YAML::Value << c.storage.max_series;
   out << YAML::Key << "sync" << YAML::Value << c.storage.sync;
   out << YAML::Key << "min_free_bytes" << YAML::Value << c.storage.min_free_bytes;
+  out << YAML::EndMap;
+  out << YAML::Key << "query" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "lookback_delta" << YAML::Value << FormatDuration(c.query.lookback_delta);
+  out << YAML::Key << "timeout" << YAML::Value << FormatDuration(c.query.timeout);
+  out << YAML::Key << "max_samples" << YAML::Value << c.query.max_samples;
+  out << YAML::Key << "max_concurrency" << YAML::Value << c.query.max_concurrency;
   out << YAML::EndMap;
   out << YAML::Key << "collectors" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "cgroup" << YAML::Value << YAML::BeginMap;

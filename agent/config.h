@@ -39,6 +39,14 @@ struct StorageSection {
   uint64_t min_free_bytes = 64ull << 20;  // Appends stop below this free space. Default: 64 MiB
 };
 
+// PromQL evaluation for /api/v1/query* and `tidemark query --data-dir`.
+struct QuerySection {
+  std::chrono::milliseconds lookback_delta = std::chrono::minutes(5);  // Default: 5m
+  std::chrono::milliseconds timeout = std::chrono::minutes(2);         // Per query. Default: 2m
+  size_t max_samples = 50'000'000;  // Samples one query may hold in memory. Default: 50000000
+  size_t max_concurrency = 4;       // Queries evaluated at once; more wait. Default: 4
+};
+
 struct AgentConfig {
   std::string listen = "127.0.0.1:9920";     // Default: 127.0.0.1:9920
   std::string data_dir = "./data";           // Default: ./data
@@ -52,6 +60,7 @@ struct AgentConfig {
   DockerSection docker;
   NodeSection node;
   StorageSection storage;
+  QuerySection query;
 };
 
 // Parses YAML or JSON text. `source` names the file in error messages:

@@ -124,14 +124,9 @@ Result<std::vector<Labels>> ReadLabelSets(const std::string& path, size_t max) {
   return out;
 }
 
-// Opens a store for offline tools: no retention and no too-old window, so imported history and
-// old data are kept as they are. Null (after printing why) on failure.
+// OpenOfflineStore for the tsdb subcommands: null (after printing why) on failure.
 std::unique_ptr<tsdb::Db> OpenOffline(const std::string& dir, std::ostream& err) {
-  tsdb::DbOptions o;
-  o.dir = dir;
-  o.out_of_bounds = std::chrono::hours(24 * 365 * 100);
-  o.retention = std::chrono::hours(24 * 365 * 100);
-  auto db = tsdb::Db::Open(o, SystemClock::Instance());
+  auto db = OpenOfflineStore(dir);
   if (!db.ok()) {
     err << "tidemark: " << db.status().message() << "\n";
     return nullptr;
@@ -325,6 +320,14 @@ int StatsOrVerify(const Flags& f, bool verify, std::ostream& out, std::ostream& 
 }
 
 }  // namespace
+
+Result<std::unique_ptr<tsdb::Db>> OpenOfflineStore(const std::string& dir) {
+  tsdb::DbOptions o;
+  o.dir = dir;
+  o.out_of_bounds = std::chrono::hours(24 * 365 * 100);
+  o.retention = std::chrono::hours(24 * 365 * 100);
+  return tsdb::Db::Open(o, SystemClock::Instance());
+}
 
 int RunTsdbCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {

@@ -1,12 +1,86 @@
 #include "agent/wiring.h"
 
 #include <algorithm>
+#include <regex>
 
 #include "collector/cgroup_collector.h"
 #include "collector/docker_metadata.h"
 #include "collector/node_collectors.h"
+#if TIDEMARK_HAVE_EBPF
+#include "collector/cgroup_layout.h"
+#include "collector/container_identity.h"
+#include "ebpf/cgroup_resolver.h"
+#include "ebpf/ebpf_collector.h"
+#endif
 
 namespace tidemark::agent {
+
+#if TIDEMARK_HAVE_EBPF
+namespace {
+
+// The eBPF collectors behind the collector contract (ebpf/ may not include collector/). Owns the
+// cgroup resolver (declared first, so it outlives the readers pointing at it).
+class EbpfCollectorAdapter final : public collector::Collector {
+ public:
+  EbpfCollectorAdapter(std::unique_ptr<ebpf::CgroupResolver> resolver, const HostPaths& paths,
+                       const Clock& clock)
+      : resolver_(std::move(resolver)),
+        c_(ebpf::EbpfCollector::Create(resolver_.get(), clock, paths, Options())) {}
+  std::string_view Name() const override { return c_->Name(); }
+  Status Collect(SampleBatch* batch) override { return c_->Collect(batch); }
+  ebpf::EbpfCollector* get() { return c_.get(); }
+
+ private:
+  static ebpf::EbpfOptions Options() {
+    ebpf::EbpfOptions o;
+    // The cgroup collector exports container_oom_events_total from the kernel's oom_kill
+    // counters; until the agent drops that when oom_up(), eBPF OOM kills go to the log and to
+    // OOM subscribers only, so the family is never exported twice.
+    o.oom_counter = false;
+    return o;
+  }
+
+  std::unique_ptr<ebpf::CgroupResolver> resolver_;
+  std::unique_ptr<ebpf::EbpfCollector> c_;
+};
+
+// Which cgroups get eBPF series, with which labels: the cgroup collector's choice (containers,
+// systemd services, collectors.cgroup.include) and its base labels without runtime metadata.
+Result<std::unique_ptr<ebpf::CgroupResolver>> MakeCgroupResolver(const AgentConfig& config,
+                                                                 const HostPaths& paths,
+                                                                 const Clock& clock) {
+  ebpf::CgroupRoots roots;
+  if (auto layout = collector::DetectCgroupLayout(paths); layout.ok()) {
+    roots.unified = layout->unified;
+    roots.memory = layout->memory.empty() ? layout->unified : layout->memory;
+    roots.blkio = layout->blkio.empty() ? layout->unified : layout->blkio;
+  }
+  std::vector<std::regex> include;
+  for (const std::string& re : config.cgroup.include) {
+    try {
+      include.emplace_back(re, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return Status::InvalidArgument("collectors.cgroup.include: " + std::string(e.what()));
+    }
+  }
+  ebpf::CgroupIdIndexOptions opts;
+  opts.labeler = [include = std::move(include)](ebpf::CgroupHierarchy,
+                                                std::string_view path) -> LabelSetPtr {
+    collector::CgroupIdentity id = collector::IdentifyCgroup(path);
+    bool exported = id.kind == collector::CgroupKind::kContainer ||
+                    id.kind == collector::CgroupKind::kSystemdService;
+    const std::string p(path);
+    for (const std::regex& re : include) exported = exported || std::regex_search(p, re);
+    if (!exported) return nullptr;
+    std::string name = !id.unit.empty() ? id.unit : p.substr(p.rfind('/') + 1);
+    return std::make_shared<const LabelSet>(Labels{{"id", p}, {"name", std::move(name)}});
+  };
+  return std::unique_ptr<ebpf::CgroupResolver>(
+      std::make_unique<ebpf::CgroupIdIndex>(roots, clock, std::move(opts)));
+}
+
+}  // namespace
+#endif
 
 Result<CollectorSet> MakeCollectors(const AgentConfig& config, const Clock& clock) {
   CollectorSet set;
@@ -32,6 +106,15 @@ Result<CollectorSet> MakeCollectors(const AgentConfig& config, const Clock& cloc
       set.collectors.push_back(std::move(c));
     }
   }
+#if TIDEMARK_HAVE_EBPF
+  if (config.ebpf) {
+    auto resolver = MakeCgroupResolver(config, paths, clock);
+    if (!resolver.ok()) return resolver.status();
+    auto adapter = std::make_unique<EbpfCollectorAdapter>(std::move(*resolver), paths, clock);
+    set.ebpf = adapter->get();
+    set.collectors.push_back(std::move(adapter));
+  }
+#endif
   return set;
 }
 

@@ -9,6 +9,10 @@
 #include "collector/container_metadata.h"
 #include "common/clock.h"
 
+namespace tidemark::ebpf {
+class EbpfCollector;
+}  // namespace tidemark::ebpf
+
 namespace tidemark::agent {
 
 // The collectors and what they borrow. `metadata` is declared first so it outlives the
@@ -16,6 +20,9 @@ namespace tidemark::agent {
 struct CollectorSet {
   std::unique_ptr<collector::MetadataProvider> metadata;  // Null when Docker is disabled.
   std::vector<std::unique_ptr<collector::Collector>> collectors;
+  // The eBPF collector (owned by `collectors`); null when eBPF is off or not built. The agent
+  // polls its OOM ring buffer (ebpf->oom_fd(), ebpf->PollOom(0)) on the event loop.
+  ebpf::EbpfCollector* ebpf = nullptr;
 };
 
 // InvalidArgument when an option the collectors compile (regexes) is bad.

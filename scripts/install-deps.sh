@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PKGS=(cmake ninja-build g++ pkg-config clang-format
   libboost-dev libboost-system-dev libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev librocksdb-dev libre2-dev
-  libbpf-dev libelf-dev zlib1g-dev libssl-dev clang llvm bpftool)
+  libbpf-dev libelf-dev zlib1g-dev libssl-dev libsnappy-dev clang llvm bpftool)
 # Real peers the tests and benchmarks run against.
 TEST_PKGS=(prometheus prometheus-node-exporter prometheus-alertmanager docker.io busybox-static
   libbpf-tools bpftrace iptables curl procps python3 util-linux file)

@@ -108,6 +108,29 @@ TEST_F(AgentTest, RejectsOtherMethods) {
   EXPECT_EQ(resp.status, 405);
 }
 
+TEST(AgentTimestampTest, SamplesSnapToTheIntervalGridButNeverFarIntoTheFuture) {
+  // 08:52:00.4 UTC on some day, in ms.
+  const int64_t base = 1795337520000;  // 08:52:00
+  auto stamp = [&](std::chrono::milliseconds interval, int64_t now_ms) {
+    testing::FakeClock clock;
+    clock.Set(std::chrono::system_clock::time_point(std::chrono::milliseconds(now_ms)));
+    bool fail = false;
+    CollectorSet cs;
+    cs.collectors.push_back(std::make_unique<FakeCollector>(&fail));
+    AgentConfig config;
+    config.interval = interval;
+    auto agent = Agent::CreateForTest(config, clock, std::move(cs));
+    agent->CollectOnce();
+    return agent->snapshot()->batch().timestamp_ms();
+  };
+  // A wake-up a little early or late lands on the 1 s grid.
+  EXPECT_EQ(stamp(std::chrono::seconds(1), base + 400), base);
+  EXPECT_EQ(stamp(std::chrono::seconds(1), base - 300), base);
+  // An hourly interval stamps 08:52 as 08:00, not as 09:00 (which queries at 08:52 would miss).
+  EXPECT_EQ(stamp(std::chrono::hours(1), base), base - 52 * 60 * 1000);
+  EXPECT_EQ(stamp(std::chrono::hours(1), base - 52 * 60 * 1000 - 200), base - 52 * 60 * 1000);
+}
+
 TEST(AgentCreateTest, LocksTheDataDir) {
   testing::TempDir dir;
   AgentConfig c;
