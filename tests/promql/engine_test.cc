@@ -472,6 +472,9 @@ TEST(EngineScriptTest, GoMathBitForBit) {
   testutil::RunScript(testutil::TestdataPath("math.test"));
 }
 TEST(EngineScriptTest, NanAndInfEdges) { testutil::RunScript(testutil::TestdataPath("edge.test")); }
+TEST(EngineScriptTest, DateFunctionsAtGoTimeEdges) {
+  testutil::RunScript(testutil::TestdataPath("dates.test"));
+}
 TEST(EngineScriptTest, Staleness) { testutil::RunScript(testutil::TestdataPath("staleness.test")); }
 
 // Range queries checked against a real Prometheus 2.42 server (testdata/range_peer.py made

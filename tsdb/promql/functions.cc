@@ -701,36 +701,55 @@ struct Civil {
   int month, day, hour, minute, weekday, yday;
 };
 
-int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-
+// Go's time.Unix(secs, 0).UTC() calendar fields, computed as Go 1.19 does (absDate): in unsigned
+// 64-bit arithmetic from year -292277022399, so even wrapped inputs (NaN → min int64 on amd64)
+// give the values Prometheus prints.
 Civil ToCivil(int64_t secs) {
-  int64_t days = FloorDiv(secs, 86400);
-  int64_t rem = secs - days * 86400;
+  constexpr int64_t kAbsoluteZeroYear = -292277022399;
+  constexpr uint64_t kUnixToAbsolute = 9223372028715321600ull;  // (1969 + 292277022399) years.
+  constexpr uint64_t kDay = 86400, k400 = 146097, k100 = 36524, k4 = 1461;
+  const uint64_t abs = static_cast<uint64_t>(secs) + kUnixToAbsolute;  // Wraps as Go's int64 sum.
   Civil c;
-  c.hour = static_cast<int>(rem / 3600);
-  c.minute = static_cast<int>(rem % 3600 / 60);
-  c.weekday = static_cast<int>(((days % 7) + 7 + 4) % 7);  // 1970-01-01 was a Thursday.
-  // Howard Hinnant's civil_from_days.
-  int64_t z = days + 719468;
-  int64_t era = FloorDiv(z, 146097);
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
-  c.year = y;
-  c.month = static_cast<int>(m);
-  c.day = static_cast<int>(d);
-  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  static const int kCum[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
-  c.yday = kCum[m - 1] + static_cast<int>(d) + (leap && m > 2 ? 1 : 0);
+  c.hour = static_cast<int>(abs % kDay / 3600);
+  c.minute = static_cast<int>(abs % 3600 / 60);
+  c.weekday = static_cast<int>((abs + kDay) % (7 * kDay) / kDay);  // Absolute day 0 is a Monday.
+  uint64_t d = abs / kDay;
+  uint64_t n = d / k400;
+  uint64_t y = 400 * n;
+  d -= k400 * n;
+  n = d / k100;
+  n -= n >> 2;
+  y += 100 * n;
+  d -= k100 * n;
+  n = d / k4;
+  y += 4 * n;
+  d -= k4 * n;
+  n = d / 365;
+  n -= n >> 2;
+  y += n;
+  d -= 365 * n;
+  c.year = static_cast<int64_t>(y + static_cast<uint64_t>(kAbsoluteZeroYear));
+  c.yday = static_cast<int>(d) + 1;
+  int day = static_cast<int>(d);
+  const bool leap = (c.year % 4 == 0 && c.year % 100 != 0) || c.year % 400 == 0;
+  if (leap && day == 31 + 29 - 1) {
+    c.month = 2;
+    c.day = 29;
+    return c;
+  }
+  if (leap && day > 31 + 29 - 1) --day;
+  static const int kBefore[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365};
+  int month = day / 31;
+  const int end = kBefore[month + 1];
+  int begin;
+  if (day >= end) {
+    ++month;
+    begin = end;
+  } else {
+    begin = kBefore[month];
+  }
+  c.month = month + 1;
+  c.day = day - begin + 1;
   return c;
 }
 
