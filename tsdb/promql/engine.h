@@ -21,7 +21,8 @@ struct EngineOptions {
   int64_t max_samples = 50'000'000;
   // Wall time after which a query fails with "query timed out in <phase>". Default: 2 m.
   std::chrono::milliseconds timeout = std::chrono::minutes(2);
-  // Step of subqueries written without one (`x[5m:]`), Prometheus' evaluation interval. Default: 1 m.
+  // Step of subqueries written without one (`x[5m:]`), Prometheus' evaluation interval.
+  // Default: 1 m.
   std::chrono::milliseconds default_subquery_step = std::chrono::minutes(1);
 };
 
