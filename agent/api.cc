@@ -339,7 +339,7 @@ void PrometheusApi::Serve(const HttpRequest& req, HttpResponse* resp) const {
   resp->content_type = "application/json";
   if (reply.ok()) {
     resp->status = 200;
-    resp->body = SuccessBody(std::move(reply.data), reply.warnings);
+    resp->body = SuccessBodyInPlace(std::move(reply.data), reply.warnings);
   } else {
     resp->status = StatusFor(reply.error_type);
     resp->body = ErrorBody(reply.error_type, reply.error, reply.warnings);

@@ -359,7 +359,7 @@ std::string SuccessBody(std::string_view data_json, const std::vector<std::strin
   return out;
 }
 
-std::string SuccessBody(std::string&& data_json, const std::vector<std::string>& warnings) {
+std::string SuccessBodyInPlace(std::string&& data_json, const std::vector<std::string>& warnings) {
   std::string out = std::move(data_json);
   out.insert(0, kSuccessPrefix);
   if (!warnings.empty()) {

@@ -36,7 +36,8 @@ std::string FormatQueryData(const promql::Value& value);
 // {"status":"success","data":<data_json>[,"warnings":[…]]}
 std::string SuccessBody(std::string_view data_json, const std::vector<std::string>& warnings = {});
 // The same, written around data_json in place (no copy of the data into a new buffer).
-std::string SuccessBody(std::string&& data_json, const std::vector<std::string>& warnings = {});
+std::string SuccessBodyInPlace(std::string&& data_json,
+                               const std::vector<std::string>& warnings = {});
 // {"status":"error","errorType":"<type>","error":"<message>"[,"warnings":[…]]}
 std::string ErrorBody(std::string_view error_type, std::string_view message,
                       const std::vector<std::string>& warnings = {});

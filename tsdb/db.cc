@@ -1045,7 +1045,10 @@ Result<std::vector<SeriesData>> Db::Impl::Select(std::span<const Matcher> matche
   const int64_t partition_ms = options_.partition.count();
   const int64_t pmin = FloorDiv(mint, partition_ms), pmax = FloorDiv(maxt, partition_ms);
   std::vector<std::vector<std::string>> stored(out.size());
-  std::vector<std::unordered_set<int64_t>> stored_mints(out.size());
+  // Mints of all stored chunks (kept or not), recorded only for series with unflushed head chunks
+  // to dedup against; last_mint: the mint of each series' last kept stored chunk.
+  std::vector<std::vector<int64_t>> stored_mints(out.size());
+  std::vector<int64_t> last_mint(out.size());
   // Visit only partitions that exist: after each one, seek to the next partition's first key.
   std::unique_ptr<rocksdb::Iterator> probe(db_->NewIterator(ro, cfs_[kCfChunks]));
   for (probe->Seek(PartitionKey(pmin)); probe->Valid() && !out.empty();
@@ -1053,14 +1056,45 @@ Result<std::vector<SeriesData>> Db::Impl::Select(std::span<const Matcher> matche
     if (probe->key().size() < 8) break;
     const int64_t p = GetOrderedI64(probe->key().data());
     if (p > pmax) break;
+    // `it` moves forward only while it stays at the first key >= the last seek target; while the
+    // next series' first key lies a few Next() steps ahead, stepping is cheaper than a seek.
+    bool positioned = false;
+    SeriesRef prev_ref = 0;
+    std::string start = ChunkKey(p, 0, std::numeric_limits<int64_t>::min());
     for (size_t i = 0; i < out.size(); ++i) {
-      std::string prefix = ChunkKey(p, out[i].ref, 0).substr(0, 16);
-      it->Seek(ChunkKey(p, out[i].ref, std::numeric_limits<int64_t>::min()));
+      for (int byte = 0; byte < 8; ++byte) {  // The ref, big-endian, as ChunkKey writes it.
+        start[8 + byte] = static_cast<char>(out[i].ref >> (56 - 8 * byte));
+      }
+      const rocksdb::Slice prefix(start.data(), 16);
+      bool found = false;
+      if (positioned && out[i].ref > prev_ref) {
+        for (int step = 0; step < 8 && it->Valid(); ++step) {
+          if (it->key().compare(rocksdb::Slice(start)) >= 0) {
+            found = true;
+            break;
+          }
+          it->Next();
+        }
+      }
+      if (!found) it->Seek(start);
+      positioned = true;
+      prev_ref = out[i].ref;
+      std::vector<std::string>& chunks = stored[i];
+      std::vector<int64_t>* mints = head_mints[i].empty() ? nullptr : &stored_mints[i];
       for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
         int64_t cmint = GetOrderedI64(it->key().data() + 16);
         if (cmint > maxt) break;
-        stored[i].emplace_back(it->value().data(), it->value().size());
-        stored_mints[i].insert(cmint);
+        // Samples strictly increase along a series' chunks, so a chunk is wholly before mint
+        // when its successor starts at or before mint: keep only the last such chunk (but every
+        // mint, for the dedup against the head below).
+        const bool replace = !chunks.empty() && last_mint[i] <= mint && cmint <= mint;
+        last_mint[i] = cmint;
+        if (mints != nullptr) mints->push_back(cmint);
+        if (replace) {
+          chunks.back().assign(it->value().data(), it->value().size());
+        } else {
+          chunks.emplace_back(it->value().data(), it->value().size());
+        }
       }
     }
   }
@@ -1076,7 +1110,10 @@ Result<std::vector<SeriesData>> Db::Impl::Select(std::span<const Matcher> matche
     if (stored[i].empty() && out[i].chunks.empty()) continue;
     for (size_t k = 0; k < out[i].chunks.size(); ++k) {
       // A sealed chunk whose write completed while we copied the head is in both: keep one.
-      if (k < head_mints[i].size() && stored_mints[i].contains(head_mints[i][k])) continue;
+      if (k < head_mints[i].size() && std::find(stored_mints[i].begin(), stored_mints[i].end(),
+                                                head_mints[i][k]) != stored_mints[i].end()) {
+        continue;
+      }
       stored[i].push_back(std::move(out[i].chunks[k]));
     }
     out[i].chunks = std::move(stored[i]);

@@ -88,6 +88,19 @@ TEST(ApiFormatTest, StringsAreEscapedAsGoEncodingJson) {
   EXPECT_EQ(Json("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");  // A surrogate is invalid.
 }
 
+TEST(ApiFormatTest, EscapesBetweenRunsOfPlainBytesKeepTheRuns) {
+  EXPECT_EQ(Json(""), "\"\"");
+  EXPECT_EQ(Json("container_cpu_usage_seconds_total"), "\"container_cpu_usage_seconds_total\"");
+  EXPECT_EQ(Json("<abc"), "\"\\u003cabc\"");
+  EXPECT_EQ(Json("abc>"), "\"abc\\u003e\"");
+  EXPECT_EQ(Json("ab\"cd\\ef\ngh"), "\"ab\\\"cd\\\\ef\\ngh\"");
+  EXPECT_EQ(Json("x\xc3\xa9y\xffz&"), "\"x\xc3\xa9y\\ufffdz\\u0026\"");
+  EXPECT_EQ(Json(std::string("a\0b", 3)), "\"a\\u0000b\"");
+  std::string prefixed = "keep";
+  AppendJsonString("a<b", &prefixed);
+  EXPECT_EQ(prefixed, "keep\"a\\u003cb\"");
+}
+
 TEST(ApiFormatTest, QueryDataForEachResultType) {
   promql::Value scalar;
   scalar.type = promql::ValueType::kScalar;
@@ -126,6 +139,9 @@ TEST(ApiFormatTest, QueryDataForEachResultType) {
 TEST(ApiFormatTest, EnvelopesCarryWarningsOnlyWhenPresent) {
   EXPECT_EQ(SuccessBody("[]"), "{\"status\":\"success\",\"data\":[]}");
   EXPECT_EQ(SuccessBody("[]", {"w"}), "{\"status\":\"success\",\"data\":[],\"warnings\":[\"w\"]}");
+  EXPECT_EQ(SuccessBodyInPlace(std::string("[]")), SuccessBody("[]"));
+  std::string data(1000, 'x');
+  EXPECT_EQ(SuccessBodyInPlace(std::string(data), {"w", "v"}), SuccessBody(data, {"w", "v"}));
   EXPECT_EQ(ErrorBody("bad_data", "invalid parameter \"query\": x"),
             "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter "
             "\\\"query\\\": x\"}");

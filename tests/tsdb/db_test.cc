@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -99,6 +100,65 @@ TEST_F(DbTest, AppendsAndSelectsAcrossSealedAndOpenChunks) {
   EXPECT_EQ(db->LabelNames(), (std::vector<std::string>{"__name__", "pod"}));
   Matcher empty[] = {Eq("pod", "")};
   EXPECT_FALSE(db->Select(empty, kT0, kT0 + 1).ok()) << "a selector matching everything";
+}
+
+TEST_F(DbTest, SelectReadsOnlyChunksThatOverlapTheWindow) {
+  DbOptions o = Options();
+  o.chunk_samples = 20;
+  o.partition = std::chrono::minutes(1);
+  auto db = Open(o);
+  // Matching series ("m") interleaved with others, and one run of many others, so that Select
+  // both steps and seeks between the matching series' chunks.
+  std::vector<Labels> series;
+  for (int k = 0; k < 12; ++k) {
+    std::string pod = "p" + std::to_string(k);
+    series.push_back(L({{"__name__", "m"}, {"pod", pod.c_str()}}));
+    int others = k == 5 ? 6 : 1;
+    for (int j = 0; j < others; ++j) {
+      std::string other = pod + "-" + std::to_string(j);
+      series.push_back(L({{"__name__", "other"}, {"pod", other.c_str()}}));
+    }
+  }
+  constexpr int kSamples = 400;
+  for (int i = 0; i < kSamples; ++i) {
+    auto app = db->NewAppender();
+    for (size_t k = 0; k < series.size(); ++k) {
+      EXPECT_NE(app.Add(series[k], kT0 + i * 1000, static_cast<double>(k * 1000 + i)), 0u);
+    }
+    ASSERT_TRUE(app.Commit().ok());
+  }
+  Matcher m[] = {Eq("__name__", "m")};
+  const std::pair<int64_t, int64_t> windows[] = {
+      {kT0, kT0 + (kSamples - 1) * 1000}, {kT0 + 100000, kT0 + 100000},
+      {kT0 + 137500, kT0 + 199000},       {kT0 + 250000, kT0 + 600000},
+      {kT0 - 5000, kT0 + 3000},           {kT0 + 398000, kT0 + 1000000}};
+  for (auto [mint, maxt] : windows) {
+    auto sel = db->Select(m, mint, maxt);
+    ASSERT_TRUE(sel.ok());
+    ASSERT_EQ(sel->size(), 12u);
+    for (const SeriesData& d : *sel) {
+      const size_t k =
+          static_cast<size_t>(std::find(series.begin(), series.end(), d.labels) - series.begin());
+      ASSERT_LT(k, series.size());
+      std::vector<std::pair<int64_t, double>> want;
+      for (int i = 0; i < kSamples; ++i) {
+        int64_t t = kT0 + i * 1000;
+        if (t >= mint && t <= maxt) want.emplace_back(t, static_cast<double>(k * 1000 + i));
+      }
+      EXPECT_EQ(Samples(d), want) << "window " << mint - kT0 << ".." << maxt - kT0;
+    }
+  }
+  // An instant in the middle of the data lies in exactly one sealed chunk; the partition's
+  // earlier chunks are not read.
+  for (int64_t t : {kT0 + 100000, kT0 + 159000, kT0 + 230000}) {
+    auto sel = db->Select(m, t, t);
+    ASSERT_TRUE(sel.ok());
+    ASSERT_EQ(sel->size(), 12u);
+    for (const SeriesData& d : *sel) {
+      EXPECT_EQ(d.chunks.size(), 1u) << "at " << t - kT0;
+      EXPECT_EQ(Samples(d).size(), 1u);
+    }
+  }
 }
 
 TEST_F(DbTest, RejectsSelectorsThatMatchEverything) {
