@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -442,8 +443,17 @@ PrometheusApi::Reply PrometheusApi::Series(const HttpRequest& req) const {
   auto sets = MatcherSets(match);
   if (!sets.ok()) return Reply::InvalidParam("match[]", sets.status().message());
   int64_t mint = ApiTimeToMillis(*start), maxt = ApiTimeToMillis(*end);
+  // Without a time range every stored series qualifies: list them from the index instead of
+  // loading all their chunks (Grafana's metrics browser asks this way).
+  const bool whole_range = Params(req, "start").empty() && Params(req, "end").empty();
   std::vector<Labels> found;
   for (const auto& set : *sets) {
+    if (whole_range) {
+      auto labels = db_->SeriesLabels(set);
+      if (!labels.ok()) return Reply::Error("execution", labels.status().message());
+      std::move(labels->begin(), labels->end(), std::back_inserter(found));
+      continue;
+    }
     auto series = db_->Select(set, mint, maxt);
     if (!series.ok()) return Reply::Error("execution", series.status().message());
     for (const tsdb::SeriesData& s : *series) {

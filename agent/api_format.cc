@@ -425,7 +425,13 @@ Result<int64_t> ParseApiDuration(std::string_view s) {
     return GoFloatToInt64(ns);
   }
   auto d = ParseDuration(s);
-  if (d.ok()) return static_cast<int64_t>(d->count()) * 1'000'000;
+  if (d.ok()) {
+    if (d->count() > std::numeric_limits<int64_t>::max() / 1'000'000) {
+      return Status::InvalidArgument("cannot parse " + GoQuote(s) +
+                                     " to a valid duration. It overflows int64");
+    }
+    return static_cast<int64_t>(d->count()) * 1'000'000;
+  }
   return Status::InvalidArgument("cannot parse " + GoQuote(s) + " to a valid duration");
 }
 

@@ -177,8 +177,11 @@ RemoteWriteResponse Error(int status, std::string message) {
 
 }  // namespace
 
-Result<std::vector<RemoteWriteSeries>> DecodeWriteRequest(std::string_view proto) {
+Result<std::vector<RemoteWriteSeries>> DecodeWriteRequest(std::string_view proto,
+                                                          size_t max_decoded_bytes) {
   std::vector<RemoteWriteSeries> out;
+  size_t cost = 0;  // Estimated bytes the decoded request holds.
+
   WireReader r(proto);
   while (!r.done()) {
     uint32_t field = 0;
@@ -190,6 +193,15 @@ Result<std::vector<RemoteWriteSeries>> DecodeWriteRequest(std::string_view proto
       if (!r.ReadBytes(&sub)) return Malformed("truncated TimeSeries");
       RemoteWriteSeries s;
       TIDEMARK_RETURN_IF_ERROR(DecodeTimeSeries(sub, &s));
+      // A few wire bytes can decode into much more memory (an empty series is 2 bytes on the
+      // wire, ~100 in memory): bound the decoded size, not only the body's.
+      cost += sizeof(RemoteWriteSeries) + s.labels.size() * sizeof(Label) +
+              s.timestamps_ms.size() * (sizeof(int64_t) + sizeof(double));
+      for (const Label& l : s.labels) cost += l.name.size() + l.value.size();
+      if (cost > max_decoded_bytes) {
+        return Status::InvalidArgument("request too large: decodes to more than " +
+                                       std::to_string(max_decoded_bytes >> 20) + " MiB");
+      }
       out.push_back(std::move(s));
     } else if (!r.Skip(wt)) {  // metadata = 3
       return Malformed("truncated unknown field");

@@ -31,8 +31,10 @@ struct RemoteWriteSeries {
 };
 
 // Parses an uncompressed WriteRequest protobuf. Skips fields it does not know (metadata,
-// exemplars, histograms); InvalidArgument on any malformed or truncated input.
-Result<std::vector<RemoteWriteSeries>> DecodeWriteRequest(std::string_view proto);
+// exemplars, histograms); InvalidArgument on any malformed or truncated input, or when the
+// decoded series would hold more than `max_decoded_bytes` (default 128 MiB).
+Result<std::vector<RemoteWriteSeries>> DecodeWriteRequest(std::string_view proto,
+                                                          size_t max_decoded_bytes = 128u << 20);
 
 // Decompresses a snappy block-format body (not the framed format) of at most `max_bytes`
 // uncompressed bytes; InvalidArgument when corrupt or too large.

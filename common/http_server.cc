@@ -177,7 +177,7 @@ class Session : public std::enable_shared_from_this<Session> {
     for (const auto& f : msg) {
       req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     }
-    req.body = msg.body();
+    req.body = std::move(parser_->get().body());  // Not copied: bodies can be MiBs.
     HttpResponse resp;
     std::string_view target = req.target;
     size_t q = target.find('?');

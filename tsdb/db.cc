@@ -1284,6 +1284,22 @@ Result<std::vector<SeriesData>> Db::Select(std::span<const Matcher> matchers, in
   return impl_->Select(matchers, mint, maxt);
 }
 
+Result<std::vector<Labels>> Db::SeriesLabels(std::span<const Matcher> matchers) const {
+  if (!MemIndex::SelectorIsValid(matchers)) {
+    return Status::InvalidArgument("selector must contain at least one non-empty matcher");
+  }
+  std::vector<SeriesRef> refs = impl_->index_.Select(matchers);
+  std::vector<Labels> out = impl_->index_.GetLabels(refs);
+  std::erase_if(out, [](const Labels& l) { return l.empty(); });  // Deleted meanwhile.
+  std::sort(out.begin(), out.end(), [](const Labels& a, const Labels& b) {
+    return std::lexicographical_compare(
+        a.begin(), a.end(), b.begin(), b.end(), [](const Label& x, const Label& y) {
+          return x.name != y.name ? x.name < y.name : x.value < y.value;
+        });
+  });
+  return out;
+}
+
 std::vector<std::string> Db::LabelNames(std::span<const Matcher> matchers) const {
   return impl_->index_.LabelNames(matchers);
 }

@@ -156,6 +156,9 @@ class Db {
   // matcher matches the empty string (Prometheus' rule). Thread-safe.
   Result<std::vector<SeriesData>> Select(std::span<const Matcher> matchers, int64_t mint,
                                          int64_t maxt) const;
+  // Label sets of every stored series matching `matchers`, from the index alone (no chunk is
+  // read), sorted. InvalidArgument as Select(). Thread-safe.
+  Result<std::vector<Labels>> SeriesLabels(std::span<const Matcher> matchers) const;
   std::vector<std::string> LabelNames(std::span<const Matcher> matchers = {}) const;
   std::vector<std::string> LabelValues(std::string_view name,
                                        std::span<const Matcher> matchers = {}) const;

@@ -194,6 +194,9 @@ TEST(ApiDurationTest, FloatSecondsOrPrometheusDurations) {
   EXPECT_EQ(*ParseApiDuration("15"), 15'000'000'000);
   EXPECT_EQ(*ParseApiDuration("0.5"), 500'000'000);
   EXPECT_EQ(*ParseApiDuration("1.5"), 1'500'000'000);
+  // Prometheus durations past int64 nanoseconds are refused, not wrapped.
+  EXPECT_FALSE(ParseApiDuration("1000000y").ok());
+  EXPECT_EQ(*ParseApiDuration("1h"), 3600'000'000'000);
   EXPECT_EQ(*ParseApiDuration("15s"), 15'000'000'000);
   EXPECT_EQ(*ParseApiDuration("1m30s"), 90'000'000'000);
   EXPECT_EQ(*ParseApiDuration("0"), 0);

@@ -195,6 +195,18 @@ TEST_F(RemoteWriteTest, DecompressedSizeIsCappedBeforeAllocating) {
   EXPECT_EQ(HandleRemoteWrite(body, Post(), db_.get(), small).status, 400);
 }
 
+TEST(RemoteWriteDecodeTest, DecodedSizeIsBoundedNotOnlyTheBody) {
+  // 100 000 empty series: 200 KB on the wire, ~10 MB once decoded.
+  std::string body;
+  for (int i = 0; i < 100000; ++i) body += Len(1, "");
+  auto small = DecodeWriteRequest(body, 1u << 20);
+  ASSERT_FALSE(small.ok());
+  EXPECT_NE(small.status().message().find("request too large"), std::string::npos);
+  auto big = DecodeWriteRequest(body, 64u << 20);
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(big->size(), 100000u);
+}
+
 TEST_F(RemoteWriteTest, InvalidLabelSetsRejectTheWholeRequest) {
   const std::string ok = SeriesMsg({{"__name__", "fine"}}, {{kT0, 1}});
   const std::vector<std::vector<std::pair<std::string, std::string>>> bad = {
