@@ -104,8 +104,9 @@ class Agent {
   std::chrono::steady_clock::time_point last_retention_{};  // Collection thread only.
   std::unique_ptr<collector::MetadataProvider> metadata_;   // Outlives collectors_.
   std::vector<CollectorState> collectors_;                  // Used by the collection thread only.
-  ebpf::EbpfCollector* ebpf_ = nullptr;  // Owned by collectors_; its OOM ring buffer is read by Run().
-  double cycles_total_ = 0;                                 // Collection thread only.
+  ebpf::EbpfCollector* ebpf_ =
+      nullptr;               // Owned by collectors_; its OOM ring buffer is read by Run().
+  double cycles_total_ = 0;  // Collection thread only.
   RateLimiter warn_limiter_;
   int lock_fd_ = -1;
 

@@ -72,7 +72,8 @@ struct AtModifier {
 
 struct VectorSelector : Expr {
   VectorSelector() : Expr(ExprKind::kVectorSelector) {}
-  std::string name;  // The metric name written before `{`, or "" (then a __name__ matcher may exist).
+  std::string
+      name;  // The metric name written before `{`, or "" (then a __name__ matcher may exist).
   // Every matcher, including `__name__="<name>"` when `name` is set (first, as Prometheus does).
   std::vector<tsdb::Matcher> matchers;
   int64_t offset_ms = 0;  // `offset 5m` → 300000; negative offsets look forward.

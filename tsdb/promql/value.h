@@ -33,10 +33,10 @@ using Matrix = std::vector<Series>;
 // The value of a whole query. Which member is meaningful depends on `type`.
 struct Value {
   ValueType type = ValueType::kNone;
-  Point scalar;      // kScalar: t is the evaluation time.
-  std::string str;   // kString (with scalar.t as its time).
-  Vector vector;     // kVector
-  Matrix matrix;     // kMatrix (range queries always; instant queries of range selectors)
+  Point scalar;     // kScalar: t is the evaluation time.
+  std::string str;  // kString (with scalar.t as its time).
+  Vector vector;    // kVector
+  Matrix matrix;    // kMatrix (range queries always; instant queries of range selectors)
 };
 
 // Prometheus' API error classes (web/api/v1 errorType).
