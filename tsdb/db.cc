@@ -157,13 +157,13 @@ class ChunkSeqIterator final : public SampleIterator {
     for (;;) {
       if (cur_ && cur_->Next()) {
         if (cur_->t() > maxt_) return Finish();
-        return true;
+        return Emit();
       }
       if (cur_ && !cur_->status().ok()) return Fail(cur_->status());
       if (!OpenNext()) return Finish();
-      if (cur_->Seek(mint_)) {
+      if (cur_->Seek(std::max(mint_, floor_))) {
         if (cur_->t() > maxt_) return Finish();
-        return true;
+        return Emit();
       }
       if (!cur_->status().ok()) return Fail(cur_->status());
     }
@@ -176,10 +176,10 @@ class ChunkSeqIterator final : public SampleIterator {
     if (cur_ && cur_->t() >= t && positioned_) return true;
     for (;;) {
       if (!cur_ && !OpenNext()) return Finish();
-      if (cur_->Seek(t)) {
+      if (cur_->Seek(std::max(t, floor_))) {
         positioned_ = true;
         if (cur_->t() > maxt_) return Finish();
-        return true;
+        return Emit();
       }
       if (!cur_->status().ok()) return Fail(cur_->status());
       cur_.reset();
@@ -204,6 +204,14 @@ class ChunkSeqIterator final : public SampleIterator {
     }
     return false;
   }
+  // Chunks can overlap after a crash (a chunk sealed and stored while the restored head still
+  // holds its samples): samples at or before the last one returned are skipped, so a series
+  // reads strictly increasing and never twice.
+  bool Emit() {
+    const int64_t t = cur_->t();
+    floor_ = t == std::numeric_limits<int64_t>::max() ? t : t + 1;
+    return true;
+  }
   bool Finish() {
     done_ = true;
     return false;
@@ -216,6 +224,7 @@ class ChunkSeqIterator final : public SampleIterator {
 
   const std::vector<std::string>* chunks_;
   int64_t mint_, maxt_;
+  int64_t floor_ = std::numeric_limits<int64_t>::min();  // Next sample must be at or after.
   size_t next_ = 0;
   std::optional<encoding::ChunkIterator> cur_;
   bool started_ = false, done_ = false, positioned_ = false;

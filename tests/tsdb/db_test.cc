@@ -17,6 +17,8 @@
 #include <thread>
 
 #include "tests/testing/testing.h"
+#include "tsdb/encoding/chunk.h"
+#include "tsdb/encoding/xor_chunk.h"
 
 namespace tidemark::tsdb {
 namespace {
@@ -563,6 +565,33 @@ TEST_F(DbTest, ConcurrentAppendersQueriesAndCheckpoints) {
 
 // A child process appends acknowledged batches and reports each acknowledgement on a pipe; the
 // parent kill -9s it at a random point, reopens the store and checks every acknowledged sample.
+TEST(SeriesDataTest, OverlappingChunksReadStrictlyIncreasingAndOnce) {
+  // After a crash a stored chunk and the restored head can hold the same samples.
+  auto chunk = [](int64_t from, int64_t to) {
+    encoding::XorAppender a;
+    for (int64_t t = from; t <= to; ++t)
+      EXPECT_TRUE(a.Append(t * 1000, static_cast<double>(t)).ok());
+    std::string c(1, static_cast<char>(encoding::ChunkEncoding::kXor));
+    c.append(a.bytes());
+    return c;
+  };
+  SeriesData d;
+  d.chunks = {chunk(1, 5), chunk(1, 8), chunk(7, 10)};
+  d.mint = 0;
+  d.maxt = 100000;
+  std::vector<int64_t> got;
+  for (auto it = d.Iterate(); it->Next();) got.push_back(it->t() / 1000);
+  EXPECT_EQ(got, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+  auto it = d.Iterate();
+  ASSERT_TRUE(it->Seek(4000));
+  EXPECT_EQ(it->t(), 4000);
+  ASSERT_TRUE(it->Seek(6000));
+  EXPECT_EQ(it->t(), 6000);
+  std::vector<int64_t> rest;
+  while (it->Next()) rest.push_back(it->t() / 1000);
+  EXPECT_EQ(rest, (std::vector<int64_t>{7, 8, 9, 10}));
+}
+
 TEST_F(DbTest, AcknowledgedSamplesSurviveKill9) {
   std::mt19937_64 rng(42);
   DbOptions o = Options();
