@@ -22,16 +22,6 @@
 
 namespace tidemark::agent {
 
-const std::string& Snapshot::Rendered(ExpositionFormat format) const {
-  int i = format == ExpositionFormat::kText004 ? 0 : 1;
-  std::call_once(once_[i], [&] {
-    const SampleBatch* batches[] = {&batch_};
-    rendered_[i].reserve(batch_.SampleCount() * 160);
-    RenderExposition(batches, format, &rendered_[i]);
-  });
-  return rendered_[i];
-}
-
 Agent::Agent(const AgentConfig& config, const Clock& clock, CollectorSet collectors,
              std::unique_ptr<tsdb::Db> db)
     : config_(config),
@@ -317,12 +307,16 @@ void Agent::ServeMetrics(const HttpRequest& req, HttpResponse* resp) {
   auto stats = ReadSelfStats("/proc");
   if (stats.ok()) AddProcessMetrics(*stats, &self);
   AddRegistryMetrics(*registry_, &self);
-  const std::string& body = snap->Rendered(format);
-  resp->body.reserve(body.size() + 4096);
-  resp->body = body;
+  // Reserved from the last body (a little over, series come and go): growing a MiB-sized string
+  // by doubling would copy it and briefly hold both.
+  const size_t hint = metrics_bytes_hint_.load(std::memory_order_relaxed);
+  resp->body.reserve(hint != 0 ? hint + hint / 16 : snap->batch().SampleCount() * 200 + 4096);
+  const SampleBatch* collected[] = {&snap->batch()};
+  RenderExposition(collected, format, &resp->body);
   const SampleBatch* batches[] = {&self};
   RenderExposition(batches, format, &resp->body);
   FinishExposition(format, &resp->body);
+  metrics_bytes_hint_.store(resp->body.size(), std::memory_order_relaxed);
   resp->content_type = std::string(format == ExpositionFormat::kText004 ? kText004ContentType
                                                                         : kOpenMetricsContentType);
 }
@@ -332,8 +326,19 @@ void Agent::HandleHttpAsync(HttpRequest req, HttpRespond respond) {
               (PrometheusApi::Handles(req.path) && PrometheusApi::IsSlow(req.path));
   if (query_pool_ != nullptr && slow) {
     boost::asio::post(*query_pool_, [this, req = std::move(req), respond = std::move(respond)] {
+      // An exception escaping a pool thread would terminate the agent: answer it instead.
       HttpResponse resp;
-      HandleHttp(req, &resp);
+      try {
+        HandleHttp(req, &resp);
+      } catch (const std::bad_alloc&) {
+        resp = HttpResponse{};
+        resp.status = 503;
+        resp.body = "out of memory handling the request\n";
+      } catch (const std::exception& e) {
+        resp = HttpResponse{};
+        resp.status = 500;
+        resp.body = std::string("internal error: ") + e.what() + "\n";
+      }
       respond(std::move(resp));
     });
     return;
@@ -448,12 +453,14 @@ Status Agent::Run() {
         oom_events->async_wait(boost::asio::posix::stream_descriptor::wait_read,
                                [&](const boost::system::error_code& ec) {
                                  if (ec) return;
+                                 // Re-arm before draining: the fd is edge-triggered, so an event
+                                 // landing after the drain must find the wait registered.
+                                 wait_oom();
                                  auto polled = ebpf_->PollOom(0);
                                  if (!polled.ok() && warn_limiter_.Allow("ebpf-oom")) {
                                    spdlog::warn("ebpf: reading OOM events: {}",
                                                 polled.status().ToString());
                                  }
-                                 wait_oom();
                                });
       };
       wait_oom();
@@ -467,7 +474,8 @@ Status Agent::Run() {
                collectors_.size());
   io.run();
   (*server)->Stop();
-  // Queries in flight finish (bounded by query.timeout); their answers go nowhere.
+  // Queued requests are dropped; queries in flight finish (bounded by query.timeout).
+  query_pool_->stop();
   query_pool_->join();
   query_pool_.reset();
   {

@@ -35,18 +35,16 @@ class thread_pool;
 
 namespace tidemark::agent {
 
-// One collection cycle's output. Immutable once published; renders lazily, once per format.
+// One collection cycle's output. Immutable once published. /metrics renders it straight into
+// each response: a rendered copy kept per snapshot would stay resident (MiBs at 1000 containers)
+// for the whole interval.
 class Snapshot {
  public:
   explicit Snapshot(SampleBatch batch) : batch_(std::move(batch)) {}
   const SampleBatch& batch() const { return batch_; }
-  // The rendered families (no terminator). Thread-safe.
-  const std::string& Rendered(ExpositionFormat format) const;
 
  private:
   SampleBatch batch_;
-  mutable std::once_flag once_[2];
-  mutable std::string rendered_[2];
 };
 
 class Agent {
@@ -104,8 +102,8 @@ class Agent {
   std::chrono::steady_clock::time_point last_retention_{};  // Collection thread only.
   std::unique_ptr<collector::MetadataProvider> metadata_;   // Outlives collectors_.
   std::vector<CollectorState> collectors_;                  // Used by the collection thread only.
-  ebpf::EbpfCollector* ebpf_ =
-      nullptr;               // Owned by collectors_; its OOM ring buffer is read by Run().
+  // Owned by collectors_; its OOM ring buffer is read by Run().
+  ebpf::EbpfCollector* ebpf_ = nullptr;
   double cycles_total_ = 0;  // Collection thread only.
   RateLimiter warn_limiter_;
   int lock_fd_ = -1;
@@ -116,6 +114,8 @@ class Agent {
   bool stopping_ = false;  // Guarded by mu_.
 
   std::atomic<uint16_t> port_{0};
+  // Size of the last /metrics body, to reserve the next one in one allocation.
+  std::atomic<size_t> metrics_bytes_hint_{0};
   std::function<void()> stop_io_;  // Set while Run() serves; guarded by mu_.
 
   std::unique_ptr<promql::Engine> engine_;                // Null without a store; reads db_.

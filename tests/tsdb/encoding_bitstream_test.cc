@@ -38,6 +38,23 @@ TEST(BitStreamTest, RoundTripsRandomWidths) {
   EXPECT_LT(r.BitsRemaining(), 8u);
 }
 
+TEST(BitStreamTest, CapacityStaysCloseToTheData) {
+  // Open chunks hold their writer for minutes: the buffer must not run far ahead of the data.
+  BitWriter w;
+  for (int i = 0; i < 5000; ++i) {
+    w.WriteBits(static_cast<uint64_t>(i) * 0x9e3779b97f4a7c15u, 13);
+    const size_t used = w.bytes().size();
+    ASSERT_GE(w.capacity(), used);
+    ASSERT_LE(w.capacity(), used + used / 4 + 64) << "after " << used << " bytes";
+  }
+  BitReader r(w.bytes());
+  for (int i = 0; i < 5000; ++i) {
+    uint64_t got;
+    ASSERT_TRUE(r.ReadBits(13, &got));
+    ASSERT_EQ(got, (static_cast<uint64_t>(i) * 0x9e3779b97f4a7c15u) & 0x1fff);
+  }
+}
+
 TEST(BitStreamTest, ReadingPastTheEndFails) {
   const std::string data = "\xab\xcd\xef";
   for (int first = 0; first <= 24; ++first) {

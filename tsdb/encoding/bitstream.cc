@@ -17,7 +17,7 @@ BitWriter::BitWriter(std::string bytes, size_t bit_size) : buf_(std::move(bytes)
 void BitWriter::WriteBits(uint64_t v, int n) {
   if (n <= 0) return;
   if (n < 64) v &= (uint64_t{1} << n) - 1;
-  if (len_ + 9 > buf_.size()) buf_.resize(std::max<size_t>({16, buf_.size() * 2, len_ + 9}));
+  if (len_ + 9 > buf_.size()) Grow(len_ + 9);
   uint8_t* b = reinterpret_cast<uint8_t*>(buf_.data());
   if (free_ > 0) {  // Fill the unused low bits of the last byte first.
     const int take = std::min(n, free_);
@@ -36,6 +36,19 @@ void BitWriter::WriteBits(uint64_t v, int n) {
   for (int i = 0; i < nbytes; ++i) b[len_ + i] = static_cast<uint8_t>(x >> (8 * (nbytes - 1 - i)));
   len_ += static_cast<size_t>(nbytes);
   free_ = pad;
+}
+
+void BitWriter::Grow(size_t need) {
+  // A quarter more (at least 32 bytes), rounded so that capacity + NUL + malloc's 8-byte header
+  // fill a 16-byte size class. std::string::resize/reserve would at least double the capacity on
+  // every step (libstdc++), which left a growing open chunk at 2-4x its data.
+  size_t cap = std::max(need, buf_.size() + std::max<size_t>(32, buf_.size() / 4));
+  cap = (cap + 9 + 15) / 16 * 16 - 9;
+  std::string next;
+  next.reserve(cap);  // From an empty string: exactly cap once cap >= 30.
+  next.append(buf_.data(), len_);
+  next.resize(cap);  // Zero-filled past len_, as WriteBits expects.
+  buf_.swap(next);
 }
 
 bool BitReader::ReadUvarint(uint64_t* out) {

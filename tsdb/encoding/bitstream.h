@@ -39,8 +39,11 @@ class BitWriter {
   }
 
  private:
-  // buf_ is grown ahead in doubling steps and zero-filled; only its first len_ bytes are data, so
-  // a write is a few stores instead of a std::string::append per call.
+  // Reallocates buf_ to hold at least `need` bytes, zero-filled past len_.
+  void Grow(size_t need);
+
+  // buf_ is grown ahead by a quarter (Grow) and zero-filled; only its first len_ bytes are data,
+  // so a write is a few stores instead of a std::string::append per call.
   std::string buf_;
   size_t len_ = 0;
   int free_ = 0;  // Unused low bits of the last byte of buf_.
