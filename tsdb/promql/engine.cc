@@ -662,6 +662,22 @@ Result<ExprPtr> ParseNoThrow(std::string_view query) {
   }
 }
 
+// Runs one evaluation, turning whatever it throws into the query's error (nothing escapes to the
+// caller's thread).
+template <typename F>
+QueryResult Evaluate(F&& evaluate) {
+  try {
+    return evaluate();
+  } catch (const EvalError& e) {
+    return Fail(e.type, e.message);
+  } catch (const std::bad_alloc&) {
+    // Defense in depth: sample counting should stop a query long before this.
+    return Fail(ErrorType::kExecution, kOutOfMemory);
+  } catch (const std::exception& e) {
+    return Fail(ErrorType::kInternal, std::string("internal error evaluating query: ") + e.what());
+  }
+}
+
 void SortMatrix(Matrix* m) {
   std::sort(m->begin(), m->end(), [](const Series& a, const Series& b) {
     return internal::CompareLabels(a.metric, b.metric) < 0;
@@ -687,7 +703,7 @@ QueryResult Engine::Range(std::string_view query, int64_t start_ms, int64_t end_
 QueryResult Engine::InstantExpr(const Expr& expr, int64_t time_ms,
                                 std::chrono::milliseconds timeout) const {
   if (!TimeInRange(time_ms)) return Fail(ErrorType::kBadData, "evaluation time out of range");
-  try {
+  return Evaluate([&] {
     auto plan = internal::BuildPlan(expr, time_ms, time_ms, options_.lookback_delta.count());
     internal::Evaluator ev(db_, options_, Deadline(options_, timeout));
     internal::Steps s{time_ms, time_ms, 1};
@@ -719,14 +735,7 @@ QueryResult Engine::InstantExpr(const Expr& expr, int64_t time_ms,
         return Fail(ErrorType::kBadData, "expression has no type");
     }
     return r;
-  } catch (const EvalError& e) {
-    return Fail(e.type, e.message);
-  } catch (const std::bad_alloc&) {
-    // Defense in depth: sample counting should stop a query long before this.
-    return Fail(ErrorType::kExecution, kOutOfMemory);
-  } catch (const std::exception& e) {
-    return Fail(ErrorType::kInternal, std::string("internal error evaluating query: ") + e.what());
-  }
+  });
 }
 
 QueryResult Engine::RangeExpr(const Expr& expr, int64_t start_ms, int64_t end_ms, int64_t step_ms,
@@ -748,7 +757,7 @@ QueryResult Engine::RangeExpr(const Expr& expr, int64_t start_ms, int64_t end_ms
                                          std::string(DocumentedTypeName(t)) +
                                          "\" for range query, must be Scalar or instant Vector");
   }
-  try {
+  return Evaluate([&] {
     auto plan = internal::BuildPlan(expr, start_ms, end_ms, options_.lookback_delta.count());
     internal::Evaluator ev(db_, options_, Deadline(options_, timeout));
     internal::Steps s{start_ms, end_ms, step_ms};
@@ -761,14 +770,7 @@ QueryResult Engine::RangeExpr(const Expr& expr, int64_t start_ms, int64_t end_ms
     }
     SortMatrix(&r.value.matrix);
     return r;
-  } catch (const EvalError& e) {
-    return Fail(e.type, e.message);
-  } catch (const std::bad_alloc&) {
-    // Defense in depth: sample counting should stop a query long before this.
-    return Fail(ErrorType::kExecution, kOutOfMemory);
-  } catch (const std::exception& e) {
-    return Fail(ErrorType::kInternal, std::string("internal error evaluating query: ") + e.what());
-  }
+  });
 }
 
 }  // namespace tidemark::promql
