@@ -48,6 +48,7 @@ Agent::Agent(const AgentConfig& config, const Clock& clock, CollectorSet collect
       clock_, TIDEMARK_VERSION);
   for (auto& c : collectors.collectors) collectors_.push_back(CollectorState{std::move(c), 0});
   ebpf_ = collectors.ebpf;
+  oom_events_ = collectors.oom_events ? collectors.oom_events : std::make_shared<OomEventHub>();
   http_requests_ = &prometheus::BuildCounter()
                         .Name("tidemark_http_requests_total")
                         .Help("HTTP requests served, by handler and status code.")
@@ -60,12 +61,21 @@ Agent::Agent(const AgentConfig& config, const Clock& clock, CollectorSet collect
 
 Agent::~Agent() {
   Stop();
+  for (auto& s : services_) s->Stop();
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 std::unique_ptr<Agent> Agent::CreateForTest(const AgentConfig& config, const Clock& clock,
                                             CollectorSet collectors, std::unique_ptr<tsdb::Db> db) {
   return std::unique_ptr<Agent>(new Agent(config, clock, std::move(collectors), std::move(db)));
+}
+
+void Agent::AddService(std::unique_ptr<Service> service) {
+  services_.push_back(std::move(service));
+}
+
+ServiceContext Agent::service_context() {
+  return ServiceContext{config_, clock_, db_.get(), engine_.get(), oom_events_.get()};
 }
 
 Result<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config, const Clock& clock) {
@@ -142,6 +152,9 @@ Result<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config, const Cl
   std::unique_ptr<Agent> agent(new Agent(config, clock, std::move(*collectors), std::move(db)));
   agent->store_open_failed_ = store_open_failed;
   agent->lock_fd_ = fd;
+  auto services = MakeServices(agent->service_context());
+  if (!services.ok()) return services.status();
+  for (auto& s : *services) agent->AddService(std::move(s));
   return agent;
 }
 
@@ -262,6 +275,7 @@ void Agent::CollectOnce() {
                          MetricType::kGauge),
             nullptr, {Label{"version", TIDEMARK_VERSION}}, 1);
 
+  for (auto& s : services_) s->AddMetrics(&batch);
   AddStoreMetrics(&batch);
   if (writer_) {
     auto written = writer_->Write(batch);
@@ -285,9 +299,13 @@ void Agent::CollectOnce() {
     }
   }
 
+  const int64_t cycle_ts = batch.timestamp_ms();
   auto snap = std::make_shared<const Snapshot>(std::move(batch));
-  std::lock_guard<std::mutex> lock(mu_);
-  snapshot_ = std::move(snap);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    snapshot_ = std::move(snap);
+  }
+  for (auto& s : services_) s->OnCycle(cycle_ts);
 }
 
 std::shared_ptr<const Snapshot> Agent::snapshot() const {
@@ -321,8 +339,15 @@ void Agent::ServeMetrics(const HttpRequest& req, HttpResponse* resp) {
                                                                         : kOpenMetricsContentType);
 }
 
+Service* Agent::ServiceFor(std::string_view path) const {
+  for (const auto& s : services_) {
+    if (s->Handles(path)) return s.get();
+  }
+  return nullptr;
+}
+
 void Agent::HandleHttpAsync(HttpRequest req, HttpRespond respond) {
-  bool slow = req.path == "/api/v1/write" ||
+  bool slow = req.path == "/api/v1/write" || ServiceFor(req.path) != nullptr ||
               (PrometheusApi::Handles(req.path) && PrometheusApi::IsSlow(req.path));
   if (query_pool_ != nullptr && slow) {
     boost::asio::post(*query_pool_, [this, req = std::move(req), respond = std::move(respond)] {
@@ -353,6 +378,9 @@ void Agent::HandleHttp(const HttpRequest& req, HttpResponse* resp) {
   std::string handler = req.path;
   if (req.path == "/api/v1/write") {
     HandleRemoteWrite(req.body, req, db_.get()).ToHttp(resp);
+  } else if (Service* service = ServiceFor(req.path); service != nullptr) {
+    handler = PrometheusApi::Handles(req.path) ? PrometheusApi::RouteLabel(req.path) : req.path;
+    service->HandleHttp(req, resp);
   } else if (PrometheusApi::Handles(req.path)) {
     // Label by route, never by raw path (label values would be unbounded).
     handler = PrometheusApi::RouteLabel(req.path);
@@ -467,6 +495,18 @@ Status Agent::Run() {
     }
   }
 #endif
+  size_t started = 0;
+  for (; started < services_.size(); ++started) {
+    Status st = services_[started]->Start();
+    if (!st.ok()) {
+      spdlog::error("{}: cannot start: {}", services_[started]->Name(), st.ToString());
+      for (auto& s : services_) s->Stop();
+      (*server)->Stop();
+      query_pool_->join();
+      query_pool_.reset();
+      return st;
+    }
+  }
   CollectOnce();
   std::thread collector([this] { CollectionLoop(); });
   spdlog::info("tidemark {} listening on {} (port {}), collecting every {} ms with {} collectors",
@@ -485,6 +525,7 @@ Status Agent::Run() {
   }
   cv_.notify_all();
   collector.join();
+  for (auto& s : services_) s->Stop();
   spdlog::info("tidemark stopped");
   return Status::Ok();
 }

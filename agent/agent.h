@@ -18,6 +18,7 @@
 #include "agent/api.h"
 #include "agent/config.h"
 #include "agent/exposition.h"
+#include "agent/service.h"
 #include "agent/store_writer.h"
 #include "agent/wiring.h"
 #include "collector/collector.h"
@@ -25,6 +26,7 @@
 #include "common/host_paths.h"
 #include "common/http_server.h"
 #include "common/logging.h"
+#include "common/oom_event.h"
 #include "common/sample_batch.h"
 #include "tsdb/db.h"
 #include "tsdb/promql/engine.h"
@@ -52,11 +54,19 @@ class Agent {
   // Builds the collectors `config` asks for and checks the data dir (created when missing, must be
   // writable, locked against a second agent). Fails with a one-line reason.
   static Result<std::unique_ptr<Agent>> Create(const AgentConfig& config, const Clock& clock);
-  // For tests: the given collectors instead of those the config names; no data dir checks.
+  // For tests: the given collectors instead of those the config names; no data dir checks and
+  // no services (add them with AddService).
   static std::unique_ptr<Agent> CreateForTest(const AgentConfig& config, const Clock& clock,
                                               CollectorSet collectors,
                                               std::unique_ptr<tsdb::Db> db = nullptr);
   ~Agent();
+
+  // Adds a service before Run(); the agent owns it from then on.
+  void AddService(std::unique_ptr<Service> service);
+  // The context services are built with (config, clock, store, engine, OOM events).
+  ServiceContext service_context();
+  // OOM kills from whichever source is up; collectors publish, services subscribe.
+  OomEventHub& oom_events() { return *oom_events_; }
 
   // Binds the listen address, collects once, then runs until Stop() or SIGINT/SIGTERM. Returns
   // Unavailable when the address cannot be bound.
@@ -86,6 +96,8 @@ class Agent {
   void AddStoreMetrics(SampleBatch* batch);
   void CollectionLoop();
   void ServeMetrics(const HttpRequest& req, HttpResponse* resp);
+  // The service whose route `path` is, or null.
+  Service* ServiceFor(std::string_view path) const;
 
   struct CollectorState {
     std::unique_ptr<collector::Collector> collector;
@@ -121,6 +133,9 @@ class Agent {
   std::unique_ptr<promql::Engine> engine_;                // Null without a store; reads db_.
   std::unique_ptr<PrometheusApi> api_;                    // Always set; uses engine_.
   std::unique_ptr<boost::asio::thread_pool> query_pool_;  // Set while Run() serves.
+
+  std::shared_ptr<OomEventHub> oom_events_;         // Never null; shared with the collectors.
+  std::vector<std::unique_ptr<Service>> services_;  // Fixed once Run() starts.
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* http_requests_ = nullptr;

@@ -9,144 +9,9 @@
 #include "common/file_util.h"
 #include "common/http_server.h"
 #include "common/logging.h"
+#include "common/yaml_walker.h"
 
 namespace tidemark::agent {
-
-namespace {
-
-// Walks a YAML tree strictly: every map key must be consumed by a handler, or it is an error.
-class Walker {
- public:
-  explicit Walker(std::string_view source) : source_(source) {}
-
-  Status Error(const YAML::Node& node, const std::string& key, const std::string& why) const {
-    std::string where(source_);
-    if (node.Mark().line >= 0) where += ":" + std::to_string(node.Mark().line + 1);
-    return Status::InvalidArgument(where + ": " + key + ": " + why);
-  }
-
-  Status String(const YAML::Node& n, const std::string& key, std::string* out) const {
-    if (!n.IsScalar()) return Error(n, key, "expected a string");
-    *out = n.Scalar();
-    return Status::Ok();
-  }
-
-  Status Bool(const YAML::Node& n, const std::string& key, bool* out) const {
-    if (n.IsScalar()) {
-      const std::string& s = n.Scalar();
-      if (s == "true") {
-        *out = true;
-        return Status::Ok();
-      }
-      if (s == "false") {
-        *out = false;
-        return Status::Ok();
-      }
-    }
-    return Error(n, key, "expected true or false, got " + Describe(n));
-  }
-
-  Status Size(const YAML::Node& n, const std::string& key, size_t* out) const {
-    if (n.IsScalar()) {
-      const std::string& s = n.Scalar();
-      size_t v = 0;
-      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (ec == std::errc() && p == s.data() + s.size() && !s.empty()) {
-        *out = v;
-        return Status::Ok();
-      }
-    }
-    return Error(n, key, "expected a non-negative integer, got " + Describe(n));
-  }
-
-  Status Duration(const YAML::Node& n, const std::string& key,
-                  std::chrono::milliseconds* out) const {
-    if (!n.IsScalar()) return Error(n, key, "expected a duration such as 1s or 500ms");
-    auto d = ParseDuration(n.Scalar());
-    if (!d.ok()) return Error(n, key, d.status().message());
-    *out = *d;
-    return Status::Ok();
-  }
-
-  // "512MB", "10GiB", "1048576" (bytes); units B, KB, MB, GB, TB (powers of 1000) and KiB, MiB,
-  // GiB, TiB (powers of 1024), as Prometheus' --storage.tsdb.retention.size takes.
-  Status Bytes(const YAML::Node& n, const std::string& key, uint64_t* out) const {
-    if (n.IsScalar()) {
-      const std::string& s = n.Scalar();
-      uint64_t v = 0;
-      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (ec == std::errc() && p != s.data()) {
-        std::string_view unit(p, s.data() + s.size() - p);
-        static const std::pair<std::string_view, uint64_t> kUnits[] = {{"", 1},
-                                                                       {"B", 1},
-                                                                       {"KB", 1000},
-                                                                       {"MB", 1000000},
-                                                                       {"GB", 1000000000},
-                                                                       {"TB", 1000000000000},
-                                                                       {"KiB", 1ull << 10},
-                                                                       {"MiB", 1ull << 20},
-                                                                       {"GiB", 1ull << 30},
-                                                                       {"TiB", 1ull << 40}};
-        for (const auto& [u, mult] : kUnits) {
-          if (unit == u && v <= UINT64_MAX / mult) {
-            *out = v * mult;
-            return Status::Ok();
-          }
-        }
-      }
-    }
-    return Error(n, key, "expected a size such as 512MB or 10GiB, got " + Describe(n));
-  }
-
-  Status StringList(const YAML::Node& n, const std::string& key,
-                    std::vector<std::string>* out) const {
-    if (n.IsNull()) {
-      out->clear();
-      return Status::Ok();
-    }
-    if (!n.IsSequence()) return Error(n, key, "expected a list of strings");
-    out->clear();
-    for (size_t i = 0; i < n.size(); ++i) {
-      if (!n[i].IsScalar()) {
-        return Error(n[i], key + "[" + std::to_string(i) + "]", "expected a string");
-      }
-      out->push_back(n[i].Scalar());
-    }
-    return Status::Ok();
-  }
-
-  // Calls handler(key, value_node, full_key) for each entry; unknown keys are errors.
-  template <typename F>
-  Status Map(const YAML::Node& n, const std::string& prefix,
-             std::initializer_list<std::string_view> known, F handler) const {
-    if (n.IsNull()) return Status::Ok();
-    if (!n.IsMap()) return Error(n, prefix.empty() ? "(top level)" : prefix, "expected a mapping");
-    for (const auto& kv : n) {
-      std::string k = kv.first.Scalar();
-      std::string full = prefix.empty() ? k : prefix + "." + k;
-      bool ok = false;
-      for (auto kn : known) ok = ok || kn == k;
-      if (!ok) {
-        std::string list;
-        for (auto kn : known) list += (list.empty() ? "" : ", ") + std::string(kn);
-        return Error(kv.first, full, "unknown key (known keys here: " + list + ")");
-      }
-      TIDEMARK_RETURN_IF_ERROR(handler(k, kv.second, full));
-    }
-    return Status::Ok();
-  }
-
- private:
-  static std::string Describe(const YAML::Node& n) {
-    if (n.IsScalar()) return "\"" + n.Scalar() + "\"";
-    if (n.IsSequence()) return "a list";
-    if (n.IsMap()) return "a mapping";
-    return "nothing";
-  }
-  std::string_view source_;
-};
-
-}  // namespace
 
 const std::vector<std::string>& KnownNodeCollectors() {
   static const std::vector<std::string> kNames = {"stat",   "loadavg",   "meminfo", "netstat",
@@ -164,7 +29,7 @@ Result<AgentConfig> ParseConfig(std::string_view text, std::string_view source) 
     if (e.mark.line >= 0) where += ":" + std::to_string(e.mark.line + 1);
     return Status::InvalidArgument(where + ": not valid YAML or JSON: " + e.msg);
   }
-  Walker w(source);
+  YamlWalker w(source);
   Status st;
   try {
     st = w.Map(

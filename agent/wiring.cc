@@ -84,6 +84,7 @@ Result<std::unique_ptr<ebpf::CgroupResolver>> MakeCgroupResolver(const AgentConf
 
 Result<CollectorSet> MakeCollectors(const AgentConfig& config, const Clock& clock) {
   CollectorSet set;
+  set.oom_events = std::make_shared<OomEventHub>();
   const HostPaths paths = HostPaths::Under(config.host_root);
   if (config.cgroup.enabled) {
     if (config.docker.enabled) {

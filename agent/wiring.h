@@ -8,6 +8,7 @@
 #include "collector/collector.h"
 #include "collector/container_metadata.h"
 #include "common/clock.h"
+#include "common/oom_event.h"
 
 namespace tidemark::ebpf {
 class EbpfCollector;
@@ -23,6 +24,9 @@ struct CollectorSet {
   // The eBPF collector (owned by `collectors`); null when eBPF is off or not built. The agent
   // polls its OOM ring buffer (ebpf->oom_fd(), ebpf->PollOom(0)) on the event loop.
   ebpf::EbpfCollector* ebpf = nullptr;
+  // Where the collectors publish OOM kills (the agent hands it to its services). Null in sets
+  // built by tests: the agent then makes its own.
+  std::shared_ptr<OomEventHub> oom_events;
 };
 
 // InvalidArgument when an option the collectors compile (regexes) is bad.

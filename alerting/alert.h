@@ -1,0 +1,41 @@
+// An alert as rules produce it and notifiers send it: Alertmanager's model (labels, annotations,
+// startsAt, endsAt, generatorURL).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/labels.h"
+
+namespace tidemark::alerting {
+
+struct Alert {
+  Labels labels;       // Sorted by name; includes alertname (and owner once resolved).
+  Labels annotations;  // Sorted by name; templates already expanded.
+  int64_t starts_at_ms = 0;
+  // When it stopped firing; 0 while it fires (senders then use now + the resend window, as
+  // Prometheus does).
+  int64_t ends_at_ms = 0;
+  std::string generator_url;  // Link back to the rule or event; may be empty.
+
+  bool resolved() const { return ends_at_ms != 0; }
+  // Alertmanager's fingerprint of the label set (FNV-1a 64 over sorted name 0xff value 0xff):
+  // stable across restarts and agents, used for deduplication and the outbox keys.
+  uint64_t Fingerprint() const;
+};
+
+// Where rule evaluation and the OOM event path hand alerts. Implementations are thread-safe and
+// never block on the network: they queue and return.
+class AlertSink {
+ public:
+  virtual ~AlertSink() = default;
+  // Firing alerts and the resolved ones still within the resend window, as Prometheus' rule
+  // manager sends them after each evaluation.
+  virtual void Send(std::vector<Alert> alerts) = 0;
+};
+
+// The fingerprint of any label set, sorted by name.
+uint64_t LabelsFingerprint(const Labels& labels);
+
+}  // namespace tidemark::alerting

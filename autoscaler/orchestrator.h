@@ -1,0 +1,55 @@
+// The orchestrator a policy scales through: Docker Swarm services, Kubernetes Deployments and
+// StatefulSets (the scale subresource). One interface so the recommender and the controller never
+// see which.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tidemark::autoscaler {
+
+struct ScaleTarget {
+  std::string kind;        // "SwarmService", "Deployment" or "StatefulSet".
+  std::string namespace_;  // Kubernetes namespace; "" for Swarm.
+  std::string name;        // Service / workload name.
+  // "swarm service web", "deployment default/web", for messages and labels.
+  std::string Describe() const;
+};
+
+// One replica (Swarm task, Kubernetes pod) of the target.
+struct Replica {
+  std::string name;          // Task id or pod name.
+  std::string container_id;  // Full container id when known (joins with container_* series).
+  std::string node;          // Node name or id; "" when unknown.
+  bool running = false;      // Swarm task state running / pod phase Running.
+  bool ready = false;        // Running and passing its health/readiness check (when it has one).
+  int64_t started_ms = 0;    // When it started running; 0 when unknown.
+  std::string message;       // Why it is not running/ready (e.g. "no suitable node"), else "".
+};
+
+struct ScaleState {
+  int32_t desired = 0;            // Replicas in the spec (what was last asked for).
+  std::vector<Replica> replicas;  // The current replicas, including pending/failed ones.
+  // CPU per replica the utilisation is measured against: the limit (Swarm
+  // Resources.Limits.NanoCPUs) or request (Kubernetes); 0 when none is set.
+  double cpu_cores_per_replica = 0;
+  std::string version;  // Swarm Version.Index / Kubernetes resourceVersion, for logs.
+};
+
+// Thread-compatible: one controller thread uses an instance. Errors: NotFound (no such target),
+// Unavailable (API unreachable, timeouts, 5xx), InvalidArgument (rejected spec, 4xx with the
+// API's message), Internal (a 403 names the missing RBAC permission).
+class Orchestrator {
+ public:
+  virtual ~Orchestrator() = default;
+  virtual std::string Name() const = 0;  // "docker-swarm", "kubernetes"
+  virtual Result<ScaleState> GetScale(const ScaleTarget& target) = 0;
+  // Sets the desired replica count, retrying on write conflicts (Swarm "update out of sequence",
+  // Kubernetes 409) a few times against a freshly read object.
+  virtual Status SetReplicas(const ScaleTarget& target, int32_t replicas) = 0;
+};
+
+}  // namespace tidemark::autoscaler
