@@ -5,6 +5,7 @@
 #include <charconv>
 #include <regex>
 
+#include "collector/scrape_config.h"
 #include "common/duration.h"
 #include "common/file_util.h"
 #include "common/http_server.h"
@@ -35,7 +36,7 @@ Result<AgentConfig> ParseConfig(std::string_view text, std::string_view source) 
     st = w.Map(
         root, "",
         {"listen", "data_dir", "host_root", "interval", "ebpf", "log", "web", "collectors",
-         "storage", "query"},
+         "storage", "query", "scrape"},
         [&](const std::string& k, const YAML::Node& v, const std::string& full) -> Status {
           if (k == "listen") return w.String(v, full, &c.listen);
           if (k == "data_dir") return w.String(v, full, &c.data_dir);
@@ -78,6 +79,7 @@ Result<AgentConfig> ParseConfig(std::string_view text, std::string_view source) 
                   return w.Size(v2, f2, &q.max_concurrency);
                 });
           }
+          if (k == "scrape") return collector::ParseScrapeSection(w, v, full, &c.scrape);
           if (k == "web") {
             return w.Map(v, full, {"max_connections"}, [&](auto&, const YAML::Node& v2, auto& f2) {
               return w.Size(v2, f2, &c.max_connections);
@@ -184,6 +186,8 @@ Status ValidateConfig(const AgentConfig& c, std::string_view source) {
   if (c.query.max_concurrency == 0 || c.query.max_concurrency > 64) {
     return bad("query.max_concurrency", "must be from 1 to 64");
   }
+  TIDEMARK_RETURN_IF_ERROR(
+      collector::ValidateScrapeConfig(c.scrape, std::string(source) + ": scrape", c.interval));
   if (c.docker.socket.empty() || c.docker.socket[0] != '/') {
     return bad("collectors.docker.socket", "must be an absolute path");
   }
@@ -224,6 +228,8 @@ std::string ConfigToYaml(const AgentConfig& c) {
   out << YAML::Key << "max_samples" << YAML::Value << c.query.max_samples;
   out << YAML::Key << "max_concurrency" << YAML::Value << c.query.max_concurrency;
   out << YAML::EndMap;
+  out << YAML::Key << "scrape" << YAML::Value;
+  collector::EmitScrapeSection(c.scrape, c.interval, &out);
   out << YAML::Key << "collectors" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "cgroup" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "enabled" << YAML::Value << c.cgroup.enabled;

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collector/scrape.h"
 #include "common/status.h"
 
 namespace tidemark::agent {
@@ -61,6 +62,7 @@ struct AgentConfig {
   NodeSection node;
   StorageSection storage;
   QuerySection query;
+  collector::ScrapeConfig scrape;  // Application targets. Default: none
 };
 
 // Parses YAML or JSON text. `source` names the file in error messages:
