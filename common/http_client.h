@@ -1,11 +1,12 @@
-// A small synchronous HTTP/1.1 client (Boost.Beast inside, not in this header) over TCP or a unix
-// domain socket. One connection per request ("Connection: close"); no TLS, no redirects, no
-// chunked request bodies. For the Docker Engine API, Kubernetes/Swarm/Alertmanager clients.
+// A small synchronous HTTP/1.1 client (Boost.Beast inside, not in this header) over TCP, TLS
+// (OpenSSL) or a unix domain socket. One connection per request ("Connection: close"); no
+// redirects, no chunked request bodies. For the Docker Engine API, Kubernetes/Swarm/Alertmanager.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,16 +46,36 @@ struct HttpClientOptions {
   std::string host_header;
 };
 
+// TLS settings for HttpClient::Https, all PEM. Data (`*_pem`) wins over the file of the same role.
+struct HttpTlsOptions {
+  std::string ca_file;    // CAs the server's chain must lead to. Default: "" = the system's CAs
+  std::string ca_pem;     // (unless ca_pem is set).
+  std::string cert_file;  // Client certificate (chain) for mutual TLS. Default: none.
+  std::string cert_pem;
+  std::string key_file;  // Its private key; required with a client certificate.
+  std::string key_pem;
+  // Sent as SNI (unless an IP literal) and checked against the certificate's DNS/IP names.
+  // Default: "" = the host passed to Https().
+  std::string server_name;
+  // Accept any certificate and name (kubeconfig insecure-skip-tls-verify). Default: false.
+  bool insecure_skip_verify = false;
+};
+
 // Holds only the address and options; each Send opens and closes its own connection, so one
 // instance may be used from several threads at once. Never throws: errors come back as Status —
 // Unavailable for resolve/connect failures and timeouts, ResourceExhausted for oversized
-// responses, IoError for everything else (reset, malformed response, ...).
+// responses, IoError for everything else (reset, malformed response, ...). A failed TLS handshake
+// (untrusted certificate, name mismatch, protocol error) is Unavailable, naming the reason.
 class HttpClient {
  public:
   // `host` is a name or IP literal (resolved on every request), `port` a TCP port.
   static HttpClient Tcp(std::string host, uint16_t port, HttpClientOptions options = {});
   // `socket_path` of a unix stream socket, e.g. /var/run/docker.sock.
   static HttpClient Unix(std::string socket_path, HttpClientOptions options = {});
+  // HTTPS to `host`:`port`. Loads the certificates and key once, here: InvalidArgument naming the
+  // file or field when one is missing, unreadable, not PEM, or the key does not match the cert.
+  static Result<HttpClient> Https(std::string host, uint16_t port, const HttpTlsOptions& tls,
+                                  HttpClientOptions options = {});
 
   // Any HTTP status is a successful Result; check response.status.
   Result<HttpClientResponse> Send(const HttpClientRequest& request) const;
@@ -62,20 +83,24 @@ class HttpClient {
   Result<HttpClientResponse> Get(
       std::string_view target, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
-  // "tcp://host:port" or "unix:///path", for messages.
+  // "tcp://host:port", "https://host:port" or "unix:///path", for messages.
   std::string Describe() const;
 
  private:
-  HttpClient(bool unix_socket, std::string host_or_path, uint16_t port, HttpClientOptions options)
+  class TlsContext;
+  HttpClient(bool unix_socket, std::string host_or_path, uint16_t port, HttpClientOptions options,
+             std::shared_ptr<TlsContext> tls = nullptr)
       : unix_(unix_socket),
         address_(std::move(host_or_path)),
         port_(port),
-        options_(std::move(options)) {}
+        options_(std::move(options)),
+        tls_(std::move(tls)) {}
 
   bool unix_;
   std::string address_;  // host (TCP) or socket path (unix)
   uint16_t port_;
   HttpClientOptions options_;
+  std::shared_ptr<TlsContext> tls_;  // Set for HTTPS; immutable after Https(), shared by copies.
 };
 
 }  // namespace tidemark

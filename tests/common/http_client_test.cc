@@ -13,7 +13,10 @@
 #include <thread>
 #include <vector>
 
+#include "common/file_util.h"
+#include "common/http_server.h"
 #include "tests/testing/testing.h"
+#include "tests/testing/tls_test_server.h"
 
 namespace tidemark {
 namespace {
@@ -273,6 +276,154 @@ TEST(HttpClientTest, SequentialRequestsUseFreshConnections) {
     ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
   EXPECT_EQ(server.requests(), 5);
+}
+
+// HTTPS against a local TLS server with a throwaway CA made by the openssl CLI.
+class HttpClientTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string err = testing::MakeTestPki(dir_.path(), &pki_);
+    ASSERT_EQ(err, "");
+  }
+  static void Hello(const HttpRequest& req, HttpResponse* res) {
+    res->body = "hello " + req.method + " " + req.target;
+    res->headers.emplace_back("X-Auth", std::string(req.Header("Authorization")));
+  }
+  testing::TempDir dir_;
+  testing::TestPki pki_;
+};
+
+TEST_F(HttpClientTlsTest, VerifiedServerAnswers) {
+  testing::TlsTestServer server(pki_.server_crt(), pki_.server_key(), Hello);
+  HttpTlsOptions tls;
+  tls.ca_file = pki_.ca_crt();
+  Result<HttpClient> client = HttpClient::Https("localhost", server.port(), tls);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  EXPECT_EQ(client->Describe(), "https://localhost:" + std::to_string(server.port()));
+  HttpClientRequest req;
+  req.method = "PATCH";
+  req.target = "/apis/apps/v1/x?y=1";
+  req.headers = {{"Authorization", "Bearer t"}};
+  req.body = "{}";
+  Result<HttpClientResponse> r = client->Send(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "hello PATCH /apis/apps/v1/x?y=1");
+  EXPECT_EQ(r->Header("X-Auth"), "Bearer t");
+}
+
+TEST_F(HttpClientTlsTest, CaDataAndIpLiteralServerName) {
+  testing::TlsTestServer server(pki_.server_crt(), pki_.server_key(), Hello);
+  Result<std::string> ca = ReadFile(pki_.ca_crt());
+  ASSERT_TRUE(ca.ok());
+  HttpTlsOptions tls;
+  tls.ca_pem = *ca;
+  Result<HttpClient> client = HttpClient::Https("127.0.0.1", server.port(), tls);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  Result<HttpClientResponse> r = client->Get("/ip");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "hello GET /ip");
+}
+
+TEST_F(HttpClientTlsTest, WrongCaIsRejectedWithAClearError) {
+  testing::TlsTestServer server(pki_.server_crt(), pki_.server_key(), Hello);
+  HttpTlsOptions tls;
+  tls.ca_file = pki_.other_ca_crt();
+  Result<HttpClient> client = HttpClient::Https("localhost", server.port(), tls);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  Result<HttpClientResponse> r = client->Get("/");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("TLS handshake: certificate verify failed"),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("not signed by a trusted CA"), std::string::npos)
+      << r.status().message();
+  EXPECT_EQ(server.requests(), 0);
+}
+
+TEST_F(HttpClientTlsTest, HostnameMismatchIsRejected) {
+  testing::TlsTestServer server(pki_.server_crt(), pki_.server_key(), Hello);
+  HttpTlsOptions tls;
+  tls.ca_file = pki_.ca_crt();
+  tls.server_name = "api.example.com";
+  Result<HttpClient> client = HttpClient::Https("127.0.0.1", server.port(), tls);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  Result<HttpClientResponse> r = client->Get("/");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("hostname mismatch"), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("\"api.example.com\""), std::string::npos)
+      << r.status().message();
+  // An IP the certificate does not list fails the same way.
+  tls.server_name = "10.0.0.1";
+  client = HttpClient::Https("127.0.0.1", server.port(), tls);
+  ASSERT_TRUE(client.ok());
+  r = client->Get("/");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("IP address mismatch"), std::string::npos)
+      << r.status().message();
+}
+
+TEST_F(HttpClientTlsTest, InsecureSkipVerifyAcceptsAnyCertificate) {
+  testing::TlsTestServer server(pki_.server_crt(), pki_.server_key(), Hello);
+  HttpTlsOptions tls;
+  tls.ca_file = pki_.other_ca_crt();
+  tls.server_name = "wrong.example.com";
+  tls.insecure_skip_verify = true;
+  Result<HttpClient> client = HttpClient::Https("127.0.0.1", server.port(), tls);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  Result<HttpClientResponse> r = client->Get("/x");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "hello GET /x");
+}
+
+TEST_F(HttpClientTlsTest, ClientCertificateForMutualTls) {
+  testing::TlsTestServer server(pki_.server_crt(), pki_.server_key(), Hello, pki_.ca_crt());
+  HttpTlsOptions tls;
+  tls.ca_file = pki_.ca_crt();
+  Result<HttpClient> anonymous = HttpClient::Https("localhost", server.port(), tls);
+  ASSERT_TRUE(anonymous.ok());
+  Result<HttpClientResponse> r = anonymous->Get("/");
+  EXPECT_FALSE(r.ok()) << "a server requiring a client certificate answered without one";
+
+  Result<std::string> key = ReadFile(pki_.client_key());
+  ASSERT_TRUE(key.ok());
+  tls.cert_file = pki_.client_crt();
+  tls.key_pem = *key;
+  Result<HttpClient> client = HttpClient::Https("localhost", server.port(), tls);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  r = client->Get("/mtls");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "hello GET /mtls");
+}
+
+TEST_F(HttpClientTlsTest, BadTlsConfigurationFailsAtCreation) {
+  HttpTlsOptions tls;
+  tls.ca_file = dir_.path() + "/absent.crt";
+  Result<HttpClient> c = HttpClient::Https("localhost", 443, tls);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(c.status().message().find("absent.crt"), std::string::npos) << c.status().message();
+
+  tls = {};
+  tls.ca_pem = "not a certificate";
+  c = HttpClient::Https("localhost", 443, tls);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("no PEM certificate"), std::string::npos)
+      << c.status().message();
+
+  tls = {};
+  tls.cert_file = pki_.client_crt();
+  c = HttpClient::Https("localhost", 443, tls);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("without its key"), std::string::npos)
+      << c.status().message();
+
+  tls.key_file = pki_.server_key();  // Not the client certificate's key.
+  c = HttpClient::Https("localhost", 443, tls);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("does not match"), std::string::npos) << c.status().message();
 }
 
 }  // namespace
