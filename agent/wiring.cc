@@ -23,32 +23,24 @@ namespace {
 class EbpfCollectorAdapter final : public collector::Collector {
  public:
   EbpfCollectorAdapter(std::unique_ptr<ebpf::CgroupResolver> resolver, const HostPaths& paths,
-                       const Clock& clock)
+                       const Clock& clock, const ebpf::EbpfOptions& options)
       : resolver_(std::move(resolver)),
-        c_(ebpf::EbpfCollector::Create(resolver_.get(), clock, paths, Options())) {}
+        c_(ebpf::EbpfCollector::Create(resolver_.get(), clock, paths, options)) {}
   std::string_view Name() const override { return c_->Name(); }
   Status Collect(SampleBatch* batch) override { return c_->Collect(batch); }
   ebpf::EbpfCollector* get() { return c_.get(); }
 
  private:
-  static ebpf::EbpfOptions Options() {
-    ebpf::EbpfOptions o;
-    // The cgroup collector exports container_oom_events_total from the kernel's oom_kill
-    // counters; until the agent drops that when oom_up(), eBPF OOM kills go to the log and to
-    // OOM subscribers only, so the family is never exported twice.
-    o.oom_counter = false;
-    return o;
-  }
-
   std::unique_ptr<ebpf::CgroupResolver> resolver_;
   std::unique_ptr<ebpf::EbpfCollector> c_;
 };
 
-// Which cgroups get eBPF series, with which labels: the cgroup collector's choice (containers,
-// systemd services, collectors.cgroup.include) and its base labels without runtime metadata.
-Result<std::unique_ptr<ebpf::CgroupResolver>> MakeCgroupResolver(const AgentConfig& config,
-                                                                 const HostPaths& paths,
-                                                                 const Clock& clock) {
+// Which cgroups get eBPF series, with which labels: with the cgroup collector, exactly its
+// exported cgroups and labels (`labels`, refreshed every cycle; a sub-cgroup counts for its
+// exported ancestor); without it, the same choice of cgroups with {id, name} only.
+Result<std::unique_ptr<ebpf::CgroupResolver>> MakeCgroupResolver(
+    const AgentConfig& config, const HostPaths& paths, const Clock& clock,
+    std::shared_ptr<const collector::ContainerLabelIndex> labels) {
   ebpf::CgroupRoots roots;
   if (auto layout = collector::DetectCgroupLayout(paths); layout.ok()) {
     roots.unified = layout->unified;
@@ -64,6 +56,14 @@ Result<std::unique_ptr<ebpf::CgroupResolver>> MakeCgroupResolver(const AgentConf
     }
   }
   ebpf::CgroupIdIndexOptions opts;
+  if (labels != nullptr) {
+    opts.labeler = [labels](ebpf::CgroupHierarchy, std::string_view path) {
+      return labels->Find(path);
+    };
+    opts.labels_version = [labels] { return labels->version(); };
+    return std::unique_ptr<ebpf::CgroupResolver>(
+        std::make_unique<ebpf::CgroupIdIndex>(roots, clock, std::move(opts)));
+  }
   opts.labeler = [include = std::move(include)](ebpf::CgroupHierarchy,
                                                 std::string_view path) -> LabelSetPtr {
     collector::CgroupIdentity id = collector::IdentifyCgroup(path);
@@ -86,6 +86,7 @@ Result<CollectorSet> MakeCollectors(const AgentConfig& config, const Clock& cloc
   CollectorSet set;
   set.oom_events = std::make_shared<OomEventHub>();
   const HostPaths paths = HostPaths::Under(config.host_root);
+  collector::CgroupCollector* cgroup = nullptr;  // Owned by set.collectors.
   if (config.cgroup.enabled) {
     if (config.docker.enabled) {
       collector::DockerMetadataOptions docker;
@@ -98,6 +99,7 @@ Result<CollectorSet> MakeCollectors(const AgentConfig& config, const Clock& cloc
     opts.docker_label_allowlist = config.cgroup.docker_labels;
     auto cg = collector::CgroupCollector::Create(paths, clock, opts, set.metadata.get());
     if (!cg.ok()) return Status::InvalidArgument("collectors.cgroup: " + cg.status().message());
+    cgroup = cg->get();
     set.collectors.push_back(std::move(*cg));
   }
   if (config.node.enabled) {
@@ -107,15 +109,25 @@ Result<CollectorSet> MakeCollectors(const AgentConfig& config, const Clock& cloc
       set.collectors.push_back(std::move(c));
     }
   }
+  // OOM kills come from eBPF when its program is up, else from the cgroup counters; both publish
+  // to set.oom_events, and the cgroup collector alone exports container_oom_events_total.
+  collector::OomSource oom_source = collector::OomSource::kCgroupCounters;
 #if TIDEMARK_HAVE_EBPF
   if (config.ebpf) {
-    auto resolver = MakeCgroupResolver(config, paths, clock);
+    auto resolver = MakeCgroupResolver(config, paths, clock,
+                                       cgroup != nullptr ? cgroup->label_index() : nullptr);
     if (!resolver.ok()) return resolver.status();
-    auto adapter = std::make_unique<EbpfCollectorAdapter>(std::move(*resolver), paths, clock);
+    ebpf::EbpfOptions options;
+    options.oom_counter = cgroup == nullptr;
+    auto adapter =
+        std::make_unique<EbpfCollectorAdapter>(std::move(*resolver), paths, clock, options);
     set.ebpf = adapter->get();
+    set.ebpf->PublishOom(set.oom_events);
+    if (set.ebpf->oom_up()) oom_source = collector::OomSource::kEbpf;
     set.collectors.push_back(std::move(adapter));
   }
 #endif
+  if (cgroup != nullptr) cgroup->SetOomEvents(set.oom_events, oom_source);
   return set;
 }
 

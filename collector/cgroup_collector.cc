@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
+#include <utility>
 
 #include "common/file_util.h"
 
@@ -240,6 +242,14 @@ struct CgroupCollector::Container {
   std::optional<ContainerMetadata> meta;
   LabelSetPtr labels;
   double start_time = 0;
+  // OOM kills (see SetOomEvents): the kernel's oom_kill counter as read this cycle, the previous
+  // reading (kCgroupCounters), the first reading and the eBPF kills since (kEbpf).
+  std::optional<uint64_t> oom_kernel;
+  std::optional<uint64_t> oom_last;
+  std::optional<uint64_t> oom_base;
+  uint64_t oom_ebpf = 0;
+  uint64_t mem_usage = 0;  // Bytes, this cycle's reading (0 when unread).
+  uint64_t mem_limit = 0;  // Bytes, 0 when unlimited or unread.
   // Files kept open between cycles and re-read with pread at offset 0: one read syscall per file
   // instead of a path walk, open, read and close (92% of the collector's CPU was that kernel work).
   int fds[kFileCount];
@@ -249,6 +259,13 @@ struct CgroupCollector::Container {
   uint32_t spec_valid = 0;  // Bit per slot.
   bool spec_due = true;     // This cycle reads the spec files from disk.
   std::chrono::steady_clock::time_point spec_next{};
+};
+
+// eBPF OOM kills per cgroup path, noted by the hub handler on the event loop and taken by
+// Collect().
+struct CgroupCollector::OomTally {
+  std::mutex mu;
+  std::unordered_map<std::string, uint64_t> kills;  // Guarded by mu.
 };
 
 struct CgroupCollector::Families {
@@ -467,6 +484,7 @@ void CgroupCollector::Reconcile(const std::string& rel) {
   if (it != containers_.end()) {
     if (mask == 0) {
       containers_.erase(it);
+      label_index_dirty_ = true;
     } else {
       it->second->mask = mask;
     }
@@ -554,6 +572,7 @@ void CgroupCollector::RefreshLabels(Container& c) {
     }
   }
   c.labels = std::make_shared<const LabelSet>(std::move(labels));
+  label_index_dirty_ = true;
 }
 
 namespace {
@@ -738,6 +757,7 @@ void CgroupCollector::CollectV1Memory(Container& c, Families& f) {
     Result<uint64_t> u = ParseUint(buf_);
     if (u.ok()) {
       usage = *u;
+      c.mem_usage = *u;
       f.Add(kMemUsage, static_cast<double>(*u));
     }
   }
@@ -749,7 +769,10 @@ void CgroupCollector::CollectV1Memory(Container& c, Families& f) {
   }
   if (ReadFile(c, kMemory, kFMemLimit, "memory.limit_in_bytes")) {
     Result<uint64_t> l = ParseUint(buf_);
-    if (l.ok()) f.Add(kSpecMemLimit, *l >= kUnlimitedMemory ? 0.0 : static_cast<double>(*l));
+    if (l.ok()) {
+      c.mem_limit = *l >= kUnlimitedMemory ? 0 : *l;
+      f.Add(kSpecMemLimit, static_cast<double>(c.mem_limit));
+    }
   }
   if (ReadFile(c, kMemory, kFMemMaxUsage, "memory.max_usage_in_bytes")) {
     Result<uint64_t> m = ParseUint(buf_);
@@ -762,7 +785,7 @@ void CgroupCollector::CollectV1Memory(Container& c, Families& f) {
   if (ReadFile(c, kMemory, kFOomControl, "memory.oom_control")) {
     Result<OomControl> o = ParseOomControl(buf_);
     if (o.ok() && o->oom_kill) {
-      f.Add(kOomEvents, static_cast<double>(*o->oom_kill));
+      c.oom_kernel = *o->oom_kill;
       f.Add(kMemEventsOomKill, static_cast<double>(*o->oom_kill));
     }
   }
@@ -774,6 +797,7 @@ void CgroupCollector::CollectV2Memory(Container& c, Families& f) {
     Result<uint64_t> u = ParseUint(buf_);
     if (u.ok()) {
       usage = *u;
+      c.mem_usage = *u;
       f.Add(kMemUsage, static_cast<double>(*u));
     }
   }
@@ -789,7 +813,10 @@ void CgroupCollector::CollectV2Memory(Container& c, Families& f) {
   }
   if (ReadFile(c, kUnified, kFMemMax, "memory.max")) {
     Result<std::optional<uint64_t>> m = ParseUintOrMax(buf_);
-    if (m.ok()) f.Add(kSpecMemLimit, m->has_value() ? static_cast<double>(**m) : 0.0);
+    if (m.ok()) {
+      c.mem_limit = m->value_or(0);
+      f.Add(kSpecMemLimit, static_cast<double>(c.mem_limit));
+    }
   }
   // memory.peak: kernel >= 5.19.
   if (ReadFile(c, kUnified, kFMemPeak, "memory.peak")) {
@@ -804,8 +831,8 @@ void CgroupCollector::CollectV2Memory(Container& c, Families& f) {
       if (e->max) f.Add(kMemEventsMax, static_cast<double>(*e->max));
       if (e->oom) f.Add(kMemEventsOom, static_cast<double>(*e->oom));
       if (e->oom_kill) {
+        c.oom_kernel = *e->oom_kill;
         f.Add(kMemEventsOomKill, static_cast<double>(*e->oom_kill));
-        f.Add(kOomEvents, static_cast<double>(*e->oom_kill));
       }
     }
   }
@@ -925,6 +952,8 @@ void CgroupCollector::CollectOne(Container& c, Families& f, double now_s) {
   if (c.spec_due) c.spec_next = cycle_now_ + options_.spec_refresh_interval;
   RefreshLabels(c);
   f.base = f.batch->Intern(c.labels);
+  c.oom_kernel.reset();
+  c.mem_usage = 0;
   if (v2_only_) {
     CollectV2Cpu(c, f, /*usage_only=*/false);
     CollectV2Memory(c, f);
@@ -946,6 +975,7 @@ void CgroupCollector::CollectOne(Container& c, Families& f, double now_s) {
   }
   CollectPressure(c, f);
   if (c.mask == 0) return;  // Gone while we read it.
+  CountOomKills(c, f);
   f.Add(kLastSeen, now_s);
   if (c.start_time > 0) f.Add(kStartTime, c.start_time);
   if (c.identity.runtime.empty()) {
@@ -953,6 +983,83 @@ void CgroupCollector::CollectOne(Container& c, Families& f, double now_s) {
   } else {
     f.Add(kInfo, {{"runtime", c.identity.runtime}}, 1);
   }
+}
+
+void CgroupCollector::SetOomEvents(std::shared_ptr<OomEventHub> hub, OomSource source) {
+  oom_hub_ = std::move(hub);
+  oom_source_ = source;
+  if (source != OomSource::kEbpf || oom_hub_ == nullptr) return;
+  // The handler outlives this collector (the hub has no unsubscribe): it holds only the tally.
+  oom_tally_ = std::make_shared<OomTally>();
+  oom_hub_->Subscribe([tally = oom_tally_](const OomEvent& e) {
+    if (e.source != "ebpf" || e.cgroup_path.empty()) return;
+    std::lock_guard<std::mutex> lock(tally->mu);
+    tally->kills[e.cgroup_path] += e.count;
+  });
+}
+
+CgroupCollector::Container* CgroupCollector::FindContainer(std::string_view path) {
+  std::string key(path);
+  while (!key.empty()) {
+    auto it = containers_.find(key);
+    if (it != containers_.end()) return it->second.get();
+    size_t slash = key.rfind('/');
+    if (slash == 0 || slash == std::string::npos) break;  // Never the root for a descendant.
+    key.resize(slash);
+  }
+  return nullptr;
+}
+
+void CgroupCollector::TakeEbpfOomKills() {
+  if (oom_tally_ == nullptr) return;
+  std::unordered_map<std::string, uint64_t> kills;
+  {
+    std::lock_guard<std::mutex> lock(oom_tally_->mu);
+    kills.swap(oom_tally_->kills);
+  }
+  for (const auto& [path, n] : kills) {
+    Container* c = FindContainer(path);
+    // Without a baseline the container is read for the first time this cycle, and the kernel
+    // counted the kill before the event was sent: the first reading includes it.
+    if (c != nullptr && c->oom_base) c->oom_ebpf += n;
+  }
+}
+
+void CgroupCollector::CountOomKills(Container& c, Families& f) {
+  if (oom_source_ == OomSource::kEbpf) {
+    if (!c.oom_base) c.oom_base = c.oom_kernel.value_or(0);
+    if (c.oom_kernel || c.oom_ebpf > 0) {
+      f.Add(kOomEvents, static_cast<double>(*c.oom_base + c.oom_ebpf));
+    }
+    return;
+  }
+  if (!c.oom_kernel) return;
+  const uint64_t now = *c.oom_kernel;
+  f.Add(kOomEvents, static_cast<double>(now));
+  const std::optional<uint64_t> last = std::exchange(c.oom_last, now);
+  if (!last || now <= *last || oom_hub_ == nullptr) return;  // First reading, none, or a reset.
+  OomEvent e;
+  e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
+                  .count();
+  if (c.labels != nullptr) e.container = c.labels->labels();
+  e.cgroup_path = c.rel;
+  e.memory_limit_bytes = c.mem_limit;
+  e.memory_usage_bytes = c.mem_usage;
+  e.count = static_cast<uint32_t>(std::min<uint64_t>(now - *last, UINT32_MAX));
+  e.source = "cgroup";
+  spdlog::warn("OOM kill: cgroup={} container={} kills={} (cgroup oom_kill counter)", c.rel,
+               c.labels != nullptr ? c.labels->rendered() : "-", e.count);
+  oom_hub_->Publish(e);
+}
+
+void CgroupCollector::PublishLabelIndex() {
+  ContainerLabelIndex::Table table;
+  table.reserve(containers_.size());
+  for (const auto& [rel, c] : containers_) {
+    if (c->labels != nullptr) table.emplace(rel, c->labels);
+  }
+  label_index_->Replace(std::move(table));
+  label_index_dirty_ = false;
 }
 
 bool CgroupCollector::In(const Container& c, int role) const {
@@ -991,6 +1098,8 @@ Status CgroupCollector::Collect(SampleBatch* batch) {
     Admit(rel, IdentifyCgroup(rel));
   }
 
+  if (oom_source_ == OomSource::kEbpf) TakeEbpfOomKills();
+
   Families f(batch);
   const double now_s = ToSeconds(clock_.Now());
   std::vector<std::string> gone;
@@ -999,9 +1108,11 @@ Status CgroupCollector::Collect(SampleBatch* batch) {
     if (c->mask == 0) gone.push_back(rel);
   }
   for (const std::string& rel : gone) containers_.erase(rel);
+  if (!gone.empty()) label_index_dirty_ = true;
   // Removals noticed while reading are reconciled now so no stale entry lingers.
   for (const std::string& rel : dirty_) Reconcile(rel);
   dirty_.clear();
+  if (label_index_dirty_) PublishLabelIndex();
 
   f.base = nullptr;
   f.Add(kSelfContainers, static_cast<double>(containers_.size()));

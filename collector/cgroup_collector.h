@@ -19,9 +19,11 @@
 #include "collector/cgroup_parsers.h"
 #include "collector/collector.h"
 #include "collector/container_identity.h"
+#include "collector/container_label_index.h"
 #include "collector/container_metadata.h"
 #include "common/clock.h"
 #include "common/host_paths.h"
+#include "common/oom_event.h"
 
 namespace tidemark::collector {
 
@@ -60,6 +62,12 @@ struct CgroupCollectorOptions {
   std::chrono::seconds spec_refresh_interval{10};  // Default: 10 s
 };
 
+// Which source reports OOM kills and counts container_oom_events_total (see SetOomEvents()).
+enum class OomSource {
+  kCgroupCounters,  // The kernel's oom_kill counters: v2 memory.events, v1 memory.oom_control.
+  kEbpf,            // The eBPF oom/mark_victim program (it publishes the events itself).
+};
+
 // Collects container_* series for every exported cgroup. Not thread-safe: Collect() is called from
 // one thread at a time (the collector contract). Holds one inotify descriptor while it works.
 class CgroupCollector final : public Collector {
@@ -83,11 +91,29 @@ class CgroupCollector final : public Collector {
   const std::optional<CgroupLayout>& layout() const { return layout_; }
   // True while discovery is driven by inotify (false after a fallback to periodic rescans).
   bool inotify_active() const { return inotify_fd_ >= 0; }
+  // The base labels of the exported cgroups as of the last Collect(), for readers on any thread
+  // (eBPF series and OOM events carry exactly these). Never null.
+  std::shared_ptr<const ContainerLabelIndex> label_index() const { return label_index_; }
+
+  // OOM kills; call before the first Collect(). container_oom_events_total is exported for every
+  // container with a memory controller, from one source only (never both):
+  // - kCgroupCounters (default): the kernel's oom_kill counter. Each increase between two cycles
+  //   is published to `hub` (if not null) as one OomEvent{source "cgroup", count = the increase,
+  //   pid 0}; a container's first reading is its baseline and is not published.
+  // - kEbpf: the eBPF program publishes each kill to `hub`; this collector publishes nothing and
+  //   counts the hub's source "ebpf" events per container (a sub-cgroup's kill counts for its
+  //   exported ancestor): the value is the kernel counter at the container's first reading plus
+  //   the eBPF kills since. Both sources thus count the cgroup's kills since it was created, so
+  //   the series stays monotonic when a restart of the agent changes the source (it gains or
+  //   loses eBPF privileges). A kill the kernel counted just before that first reading but whose
+  //   event arrives just after it is counted twice (a window of one cycle at container start).
+  void SetOomEvents(std::shared_ptr<OomEventHub> hub, OomSource source);
 
  private:
   enum Role { kCpu, kCpuacct, kMemory, kBlkio, kPids, kUnified, kRoleCount };
   struct Container;
   struct Families;
+  struct OomTally;
 
   CgroupCollector(HostPaths paths, const Clock& clock, CgroupCollectorOptions options,
                   MetadataProvider* metadata, std::vector<std::regex> include);
@@ -116,6 +142,12 @@ class CgroupCollector final : public Collector {
   void CollectV2Io(Container& c, Families& f);
   void CollectPids(Container& c, Families& f, int role);
   void CollectPressure(Container& c, Families& f);
+  // container_oom_events_total of `c` and, with kCgroupCounters, the event for an increase.
+  void CountOomKills(Container& c, Families& f);
+  // Adds the eBPF kills noted since the last cycle to their containers (kEbpf).
+  void TakeEbpfOomKills();
+  Container* FindContainer(std::string_view path);
+  void PublishLabelIndex();
   void EmitIo(Families& f);
   const std::string& DeviceName(uint32_t major, uint32_t minor);
 
@@ -147,6 +179,12 @@ class CgroupCollector final : public Collector {
   int inotify_fd_ = -1;
   bool inotify_failed_ = false;  // Once set, only periodic rescans.
   std::unordered_map<int, std::pair<size_t, std::string>> watches_;  // wd -> (hier, rel)
+
+  const std::shared_ptr<ContainerLabelIndex> label_index_ = std::make_shared<ContainerLabelIndex>();
+  bool label_index_dirty_ = true;  // containers_ or their labels changed since the last publish.
+  std::shared_ptr<OomEventHub> oom_hub_;
+  OomSource oom_source_ = OomSource::kCgroupCounters;
+  std::shared_ptr<OomTally> oom_tally_;  // kEbpf: kills noted by the hub handler (any thread).
 
   std::map<uint64_t, std::string> device_names_;  // (major << 32 | minor) -> name
   static constexpr int kMaxHierarchies = 8;

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
@@ -19,6 +21,9 @@
 struct biolatency_bpf;
 
 namespace tidemark::ebpf {
+namespace internal {
+class CycleResolver;
+}  // namespace internal
 
 // One histogram of the kernel's table, as read by the last ReadMaps(). Slots are microseconds.
 struct BioLatencyRow {
@@ -26,7 +31,7 @@ struct BioLatencyRow {
   uint32_t major = 0;
   uint32_t minor = 0;
   std::string_view operation;  // "read", "write", "flush", "discard", ... or "other" (static).
-  bool node = false;           // The per-disk node histogram (all cgroups).
+  bool node = false;           // The per-disk node histogram (all cgroups, removed ones included).
   Log2Histogram hist;          // sum in seconds.
 };
 
@@ -42,11 +47,12 @@ class BioLatencyReader {
   BioLatencyReader(const BioLatencyReader&) = delete;
   BioLatencyReader& operator=(const BioLatencyReader&) = delete;
 
-  // Reads the histogram map (BPF_MAP_LOOKUP_BATCH) and deletes the rows of removed cgroups.
+  // Reads the histogram map (BPF_MAP_LOOKUP_BATCH), resolves each cgroup once and deletes the
+  // rows of removed cgroups.
   Status ReadMaps();
   const std::vector<BioLatencyRow>& rows() const { return rows_; }
-  // ReadMaps(), then container_blkio_latency_seconds{device,operation} per container and
-  // node_disk_io_latency_seconds{device,operation}.
+  // ReadMaps(), then container_blkio_latency_seconds{device,operation} per container (labelled as
+  // the resolver labels it) and node_disk_io_latency_seconds{device,operation}.
   Status Collect(SampleBatch* batch);
   // Map rows of removed cgroups deleted so far.
   uint64_t swept() const { return swept_; }
@@ -57,15 +63,38 @@ class BioLatencyReader {
 
  private:
   BioLatencyReader(CgroupResolver* resolver, const Clock& clock, HostPaths paths);
-  // "vda" from <sys>/dev/block/<major>:<minor>/uevent DEVNAME, else "<major>:<minor>".
-  const std::string& DiskName(uint32_t major, uint32_t minor);
+  struct Disk {
+    std::string name;    // "vda" from <sys>/dev/block/<maj>:<min>/uevent DEVNAME, else "maj:min".
+    std::string device;  // "/dev/vda" (cAdvisor's device label form), else "maj:min".
+  };
+  const Disk& DiskOf(uint32_t major, uint32_t minor);
 
   CgroupResolver* const resolver_;
   const Clock& clock_;
   const HostPaths paths_;
   biolatency_bpf* skel_ = nullptr;
+  std::unique_ptr<internal::CycleResolver> resolved_;  // Of the last ReadMaps().
   std::vector<BioLatencyRow> rows_;
-  std::map<uint64_t, std::string> disk_names_;
+  std::vector<LabelSetPtr> row_labels_;      // Per rows_ entry; null for node rows, unexported.
+  std::vector<char> raw_keys_, raw_values_;  // Map read buffers, kept between cycles.
+  std::map<uint64_t, Disk> disks_;
+  // Histograms of swept rows by (dev, op), kept in the node histograms.
+  std::map<std::pair<uint32_t, uint16_t>, Log2Histogram> retired_;
+  // Label set of each exported series, by (container labels, (major << 32) | minor, operation
+  // name); `container` keeps the key's pointer valid.
+  struct SeriesLabels {
+    LabelSetPtr container;
+    LabelSetPtr labels;
+    uint64_t cycle = 0;
+  };
+  struct SeriesKeyHash {
+    size_t operator()(const std::tuple<const LabelSet*, uint64_t, const char*>& k) const;
+  };
+  std::unordered_map<std::tuple<const LabelSet*, uint64_t, const char*>, SeriesLabels,
+                     SeriesKeyHash>
+      series_labels_;
+  const LabelSetPtr nullptr_labels_;
+  uint64_t cycle_ = 0;
   uint64_t swept_ = 0;
 };
 

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <sstream>
-#include <unordered_set>
 #include <vector>
 
 #include "common/file_util.h"
@@ -105,7 +104,7 @@ void CgroupIdIndex::Walk(int hier, const std::string& root, const std::string& r
   std::string dir = root + rel;
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) return;
-  ids_[hier][static_cast<uint64_t>(st.st_ino)] = rel.empty() ? "/" : rel;
+  ids_[hier][static_cast<uint64_t>(st.st_ino)].path = rel.empty() ? "/" : rel;
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return;
   std::vector<std::string> children;
@@ -122,17 +121,30 @@ void CgroupIdIndex::ScanLocked() {
   scanned_ = true;
   ++scans_;
   for (size_t i = 0; i < dirs_.size(); ++i) {
+    // Removed cgroups (and their labels) go; surviving ones keep their label set, so a container
+    // keeps one LabelSet object (readers group series by it) across rescans.
+    std::unordered_map<uint64_t, Entry> old = std::move(ids_[i]);
     ids_[i].clear();
+    ids_[i].reserve(old.size());
     Walk(static_cast<int>(i), dirs_[i], "");
+    for (auto& [id, e] : ids_[i]) {
+      auto it = old.find(id);
+      if (it != old.end() && it->second.labeled && it->second.path == e.path) {
+        e = std::move(it->second);
+      }
+    }
   }
-  // Labels of removed cgroups go too, so they never pile up.
-  std::vector<std::unordered_set<std::string_view>> alive(ids_.size());
-  for (size_t i = 0; i < ids_.size(); ++i) {
-    for (const auto& [id, path] : ids_[i]) alive[i].insert(path);
-  }
-  for (auto it = labels_.begin(); it != labels_.end();) {
-    it = alive[it->first.first].count(it->first.second) ? std::next(it) : labels_.erase(it);
-  }
+}
+
+LabelSetPtr CgroupIdIndex::Label(CgroupHierarchy h, std::string_view path) const {
+  if (options_.labeler) return options_.labeler(h, path);
+  if (path.empty() || path == "/") return nullptr;
+  return std::make_shared<const LabelSet>(Labels{{"id", std::string(path)}});
+}
+
+LabelSetPtr CgroupIdIndex::LabelsOfPath(CgroupHierarchy h, std::string_view path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Label(h, path);
 }
 
 std::optional<CgroupRef> CgroupIdIndex::Resolve(CgroupHierarchy h, uint64_t id,
@@ -153,21 +165,14 @@ std::optional<CgroupRef> CgroupIdIndex::Resolve(CgroupHierarchy h, uint64_t id,
     it = ids_[hier].find(id);
     if (it == ids_[hier].end()) return std::nullopt;
   }
-  CgroupRef ref;
-  ref.path = it->second;
-  auto key = std::make_pair(hier, ref.path);
-  auto lit = labels_.find(key);
-  if (lit == labels_.end()) {
-    LabelSetPtr labels;
-    if (options_.labeler) {
-      labels = options_.labeler(h, ref.path);
-    } else if (ref.path != "/") {
-      labels = std::make_shared<const LabelSet>(Labels{{"id", ref.path}});
-    }
-    lit = labels_.emplace(std::move(key), std::move(labels)).first;
+  Entry& e = it->second;
+  const uint64_t version = options_.labels_version ? options_.labels_version() : 0;
+  if (!e.labeled || e.labels_version != version) {
+    e.labels = Label(h, e.path);
+    e.labels_version = version;
+    e.labeled = true;
   }
-  ref.labels = lit->second;
-  return ref;
+  return CgroupRef{e.path, e.labels};
 }
 
 }  // namespace tidemark::ebpf

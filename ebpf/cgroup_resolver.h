@@ -50,6 +50,13 @@ class CgroupResolver {
     (void)netns_ino;
     return nullptr;
   }
+  // Labels of the cgroup at `path` of `h` (known by path, e.g. from /proc/<pid>/cgroup, when its
+  // id is not resolvable yet); null when it is not exported.
+  virtual LabelSetPtr LabelsOfPath(CgroupHierarchy h, std::string_view path) {
+    (void)h;
+    (void)path;
+    return nullptr;
+  }
 };
 
 // Absolute directories of the hierarchies; "" when not mounted.
@@ -67,8 +74,12 @@ struct CgroupRoots {
 
 struct CgroupIdIndexOptions {
   // Labels for the cgroup at `path` of `h`; null = not exported. Default (empty function):
-  // {id=<path>} for every cgroup but the root.
+  // {id=<path>} for every cgroup but the root. Called with the index's lock held.
   std::function<LabelSetPtr(CgroupHierarchy h, std::string_view path)> labeler;
+  // When set, a cgroup's labels are asked of `labeler` again whenever this returns a new value
+  // (the labels a live source gives may change: container names, images). Default: labels are
+  // asked once per cgroup and kept while it exists.
+  std::function<uint64_t()> labels_version;
   // Least time between two full rescans triggered by unknown ids (MonotonicNow() time).
   std::chrono::milliseconds min_rescan_interval{1000};  // Default: 1 s
   // A table older than this is rescanned before use, so removed cgroups are noticed (their map
@@ -85,25 +96,33 @@ class CgroupIdIndex final : public CgroupResolver {
 
   std::optional<CgroupRef> Resolve(CgroupHierarchy h, uint64_t id,
                                    std::chrono::steady_clock::time_point seen_at) override;
+  LabelSetPtr LabelsOfPath(CgroupHierarchy h, std::string_view path) override;
   // Full rescans done so far.
   uint64_t scans() const;
 
  private:
+  // One cgroup directory; labels are asked for lazily, on the first Resolve().
+  struct Entry {
+    std::string path;
+    LabelSetPtr labels;
+    uint64_t labels_version = 0;
+    bool labeled = false;
+  };
   void ScanLocked();
   void Walk(int hier, const std::string& root, const std::string& rel);
+  LabelSetPtr Label(CgroupHierarchy h, std::string_view path) const;
 
   const CgroupRoots roots_;
   const Clock& clock_;
   const CgroupIdIndexOptions options_;
   mutable std::mutex mu_;
-  // Per distinct root (index into dirs_): id -> path. Guarded by mu_.
-  std::vector<std::unordered_map<uint64_t, std::string>> ids_;
+  // Per distinct root (index into dirs_): id -> entry. Guarded by mu_.
+  std::vector<std::unordered_map<uint64_t, Entry>> ids_;
   std::vector<std::string> dirs_;   // Distinct absolute roots; constant after construction.
   int index_of_[3] = {-1, -1, -1};  // CgroupHierarchy -> dirs_ index.
-  std::map<std::pair<int, std::string>, LabelSetPtr> labels_;  // Guarded by mu_.
-  std::chrono::steady_clock::time_point last_scan_start_{};    // Guarded by mu_.
-  bool scanned_ = false;                                       // Guarded by mu_.
-  uint64_t scans_ = 0;                                         // Guarded by mu_.
+  std::chrono::steady_clock::time_point last_scan_start_{};  // Guarded by mu_.
+  bool scanned_ = false;                                     // Guarded by mu_.
+  uint64_t scans_ = 0;                                       // Guarded by mu_.
 };
 
 }  // namespace tidemark::ebpf

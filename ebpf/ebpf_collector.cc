@@ -3,6 +3,18 @@
 #include <spdlog/spdlog.h>
 
 namespace tidemark::ebpf {
+namespace {
+
+class HubSink final : public OomEventSink {
+ public:
+  explicit HubSink(std::shared_ptr<OomEventHub> hub) : hub_(std::move(hub)) {}
+  void OnOomEvent(const OomEvent& e) override { hub_->Publish(ToAgentOomEvent(e)); }
+
+ private:
+  std::shared_ptr<OomEventHub> hub_;
+};
+
+}  // namespace
 
 std::unique_ptr<EbpfCollector> EbpfCollector::Create(CgroupResolver* resolver, const Clock& clock,
                                                      HostPaths paths, EbpfOptions options) {
@@ -55,6 +67,12 @@ Result<int> EbpfCollector::PollOom(int timeout_ms) {
 
 void EbpfCollector::SubscribeOom(OomEventSink* sink) {
   if (oom_ != nullptr) oom_->Subscribe(sink);
+}
+
+void EbpfCollector::PublishOom(std::shared_ptr<OomEventHub> hub) {
+  if (oom_ == nullptr || hub == nullptr) return;
+  hub_sinks_.push_back(std::make_unique<HubSink>(std::move(hub)));
+  oom_->Subscribe(hub_sinks_.back().get());
 }
 
 Status EbpfCollector::Collect(SampleBatch* batch) {

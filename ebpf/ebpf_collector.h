@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/host_paths.h"
+#include "common/oom_event.h"
 #include "common/sample_batch.h"
 #include "common/status.h"
 #include "ebpf/biolatency_reader.h"
@@ -23,8 +24,8 @@ struct EbpfOptions {
   bool oomkill = true;     // Default: true
   bool tcpretrans = true;  // Default: true
   bool biolatency = true;  // Default: true
-  // Export container_oom_events_total from OOM events. Off when another source (the cgroup
-  // collector's memory.events / memory.oom_control) exports it: never both.
+  // Export container_oom_events_total from OOM events. Off when another collector exports the
+  // family (the agent's cgroup collector does, counting these events): never both.
   bool oom_counter = true;  // Default: true
   // Remote peers exported per container for retransmits (0: none).
   size_t tcp_top_peers = 5;  // Default: 5
@@ -51,8 +52,8 @@ class EbpfCollector {
   // reader had its turn.
   Status Collect(SampleBatch* batch);
 
-  // True when OOM kills come from eBPF: the agent then drops container_oom_events_total of the
-  // cgroup collector (never both).
+  // True when OOM kills come from eBPF: the agent then makes the cgroup collector count
+  // container_oom_events_total from these events instead of its oom_kill counters (never both).
   bool oom_up() const { return oom_ != nullptr; }
   // The OOM ring buffer's epoll fd for the event loop; -1 when the program is not loaded.
   int oom_fd() const { return oom_ ? oom_->fd() : -1; }
@@ -60,6 +61,9 @@ class EbpfCollector {
   Result<int> PollOom(int timeout_ms);
   // Adds an OOM subscriber (not owned, outlives the collector); call before polling.
   void SubscribeOom(OomEventSink* sink);
+  // Publishes every OOM kill to `hub` (see ToAgentOomEvent) on the polling thread; call before
+  // polling. No-op when the program is not loaded.
+  void PublishOom(std::shared_ptr<OomEventHub> hub);
 
   OomReader* oom() { return oom_.get(); }
   TcpRetransReader* tcpretrans() { return tcp_.get(); }
@@ -73,6 +77,7 @@ class EbpfCollector {
   EbpfCollector() = default;
 
   EbpfOptions options_;
+  std::vector<std::unique_ptr<OomEventSink>> hub_sinks_;  // Outlive oom_, which points at them.
   std::unique_ptr<OomReader> oom_;
   std::unique_ptr<TcpRetransReader> tcp_;
   std::unique_ptr<BioLatencyReader> bio_;

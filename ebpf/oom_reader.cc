@@ -37,7 +37,25 @@ std::string ProcMemoryCgroup(const HostPaths& paths, uint32_t pid) {
   return v2;
 }
 
+// Memory limits at or above this are "no limit" (v1 reports PAGE_COUNTER_MAX pages).
+constexpr uint64_t kUnlimitedMemory = uint64_t{1} << 62;
+
 }  // namespace
+
+tidemark::OomEvent ToAgentOomEvent(const OomEvent& e) {
+  tidemark::OomEvent out;
+  out.time_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(e.time.time_since_epoch()).count();
+  if (e.container != nullptr) out.container = e.container->labels();
+  out.cgroup_path = e.cgroup_path;
+  out.pid = e.pid;
+  out.comm = e.comm;
+  out.memory_limit_bytes = e.limit_bytes >= kUnlimitedMemory ? 0 : e.limit_bytes;
+  out.memory_usage_bytes = e.usage_bytes;
+  out.count = 1;
+  out.source = "ebpf";
+  return out;
+}
 
 OomReader::OomReader(CgroupResolver* resolver, const Clock& clock, HostPaths paths)
     : resolver_(resolver), clock_(clock), paths_(std::move(paths)) {}
@@ -104,14 +122,20 @@ void OomReader::Handle(const void* data, size_t size) {
   ev.file_rss_bytes = e.file_rss_pages * kPage;
   ev.shmem_rss_bytes = e.shmem_rss_pages * kPage;
   ev.pid_only = (e.flags & TM_OOM_F_PID_ONLY) != 0;
-  if (ev.pid_only) {
-    ev.cgroup_path = ProcMemoryCgroup(paths_, ev.pid);
-  } else if (ev.memcg_id != 0 && resolver_ != nullptr) {
+  if (!ev.pid_only && ev.memcg_id != 0 && resolver_ != nullptr) {
     std::optional<CgroupRef> ref =
         resolver_->Resolve(CgroupHierarchy::kMemory, ev.memcg_id, clock_.MonotonicNow());
     if (ref) {
       ev.cgroup_path = ref->path;
       ev.container = ref->labels;
+    }
+  }
+  if (ev.cgroup_path.empty()) {
+    // Only the pid is known, or the cgroup is too new for the resolver's last scan: the victim
+    // is usually still exiting, so /proc names its cgroup.
+    ev.cgroup_path = ProcMemoryCgroup(paths_, ev.pid);
+    if (!ev.cgroup_path.empty() && resolver_ != nullptr) {
+      ev.container = resolver_->LabelsOfPath(CgroupHierarchy::kMemory, ev.cgroup_path);
     }
   }
   spdlog::warn(

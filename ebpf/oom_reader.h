@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/oom_event.h"
 #include "common/sample_batch.h"
 #include "common/status.h"
 #include "ebpf/cgroup_resolver.h"
@@ -38,6 +39,10 @@ struct OomEvent {
   bool pid_only = false;  // Kernel before ~6.8: only the pid was known, cgroup read from /proc.
   std::chrono::system_clock::time_point time;
 };
+
+// `e` as the agent's OOM event interface carries it: source "ebpf", the container's labels, limit
+// 0 when the cgroup has none. Pure.
+tidemark::OomEvent ToAgentOomEvent(const OomEvent& e);
 
 // In-process subscribers (alerting). Called on the thread that calls OomReader::Poll(); must not
 // block.

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "ebpf/internal/bpf_util.h"
+#include "ebpf/internal/row_grouping.h"
 #include "ebpf/progs/tcpretrans.h"
 #include "tcpretrans.skel.h"
 
@@ -29,7 +30,10 @@ std::string FormatPeer(const tm_peer_key& k) {
 
 TcpRetransReader::TcpRetransReader(CgroupResolver* resolver, const Clock& clock,
                                    TcpRetransReaderOptions options)
-    : resolver_(resolver), clock_(clock), options_(options) {}
+    : resolver_(resolver),
+      clock_(clock),
+      options_(options),
+      resolved_(std::make_unique<internal::CycleResolver>(resolver, CgroupHierarchy::kUnified)) {}
 
 TcpRetransReader::~TcpRetransReader() {
   if (skel_ != nullptr) tcpretrans_bpf::destroy(skel_);
@@ -52,46 +56,47 @@ Result<std::unique_ptr<TcpRetransReader>> TcpRetransReader::Create(
 }
 
 Status TcpRetransReader::ReadMaps() {
-  const auto seen_at = clock_.MonotonicNow();
-  std::vector<tm_retrans_key> keys;
-  std::vector<tm_retrans_val> values;
-  Status st = internal::LookupAll(bpf_map__fd(skel_->maps.retrans_by_cgroup), &keys, &values);
+  resolved_->Start(clock_.MonotonicNow());
+  const int fd = bpf_map__fd(skel_->maps.retrans_by_cgroup);
+  const int peer_fd = bpf_map__fd(skel_->maps.retrans_by_peer);
+  Status st =
+      internal::LookupAll(fd, sizeof(tm_retrans_key), sizeof(tm_retrans_val), &keys_, &values_);
   if (!st.ok()) return st;
-  std::vector<tm_peer_key> peer_keys;
-  std::vector<tm_retrans_val> peer_values;
-  st = internal::LookupAll(bpf_map__fd(skel_->maps.retrans_by_peer), &peer_keys, &peer_values);
+  st = internal::LookupAll(peer_fd, sizeof(tm_peer_key), sizeof(tm_retrans_val), &peer_keys_,
+                           &peer_values_);
   if (!st.ok()) return st;
 
   counts_.clear();
+  count_labels_.clear();
   std::vector<tm_retrans_key> dead;
-  std::unordered_map<uint64_t, bool> gone;  // cgroup id -> removed
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const tm_retrans_key& k = keys[i];
-    bool removed = false;
-    if (k.cgroup_id != 0 && resolver_ != nullptr) {
-      removed = !resolver_->Resolve(CgroupHierarchy::kUnified, k.cgroup_id, seen_at).has_value();
-    }
-    gone[k.cgroup_id] = removed;
-    if (removed) {
+  const size_t n = keys_.size() / sizeof(tm_retrans_key);
+  for (size_t i = 0; i < n; ++i) {
+    const auto k = internal::RecordAt<tm_retrans_key>(keys_, i);
+    const internal::CycleResolver::Entry& r = resolved_->Get(k.cgroup_id);
+    if (r.gone) {
       dead.push_back(k);
       continue;
     }
-    counts_.push_back({k.cgroup_id, k.netns_ino, values[i].segs, values[i].events});
+    const auto v = internal::RecordAt<tm_retrans_val>(values_, i);
+    counts_.push_back({k.cgroup_id, k.netns_ino, v.segs, v.events});
+    count_labels_.push_back(r.labels);
   }
   peers_.clear();
   std::vector<tm_peer_key> dead_peers;
-  for (size_t i = 0; i < peer_keys.size(); ++i) {
-    auto it = gone.find(peer_keys[i].cgroup_id);
-    if (it != gone.end() && it->second) {
-      dead_peers.push_back(peer_keys[i]);
+  const size_t np = peer_keys_.size() / sizeof(tm_peer_key);
+  for (size_t i = 0; i < np; ++i) {
+    const auto k = internal::RecordAt<tm_peer_key>(peer_keys_, i);
+    if (resolved_->Get(k.cgroup_id).gone) {
+      dead_peers.push_back(k);
       continue;
     }
-    peers_.push_back({peer_keys[i].cgroup_id, FormatPeer(peer_keys[i]), peer_values[i].segs});
+    peers_.push_back(
+        {k.cgroup_id, FormatPeer(k), internal::RecordAt<tm_retrans_val>(peer_values_, i).segs});
   }
-  st = internal::DeleteKeys(bpf_map__fd(skel_->maps.retrans_by_cgroup), dead);
+  st = internal::DeleteKeys(fd, dead);
   if (!st.ok()) return st;
   swept_ += dead.size();
-  st = internal::DeleteKeys(bpf_map__fd(skel_->maps.retrans_by_peer), dead_peers);
+  st = internal::DeleteKeys(peer_fd, dead_peers);
   if (st.ok()) swept_ += dead_peers.size();
   return st;
 }
@@ -99,52 +104,52 @@ Status TcpRetransReader::ReadMaps() {
 Status TcpRetransReader::Collect(SampleBatch* batch) {
   Status st = ReadMaps();
   if (!st.ok()) return st;
-  const auto now = clock_.MonotonicNow();
   // Sum per container: one container may own several cgroups (nested) or network namespaces.
-  std::map<std::string, std::pair<LabelSetPtr, uint64_t>> per_container;
-  std::unordered_map<uint64_t, LabelSetPtr> by_cgroup;
-  for (const RetransCount& c : counts_) {
-    LabelSetPtr labels;
-    if (c.cgroup_id != 0 && resolver_ != nullptr) {
-      std::optional<CgroupRef> ref =
-          resolver_->Resolve(CgroupHierarchy::kUnified, c.cgroup_id, now);
-      if (ref) labels = ref->labels;
-    }
+  internal::ContainerSlots containers;
+  std::vector<uint64_t> segs;
+  std::unordered_map<uint64_t, size_t> slot_of_cgroup;
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    const RetransCount& c = counts_[i];
+    LabelSetPtr labels = count_labels_[i];
     if (labels == nullptr && resolver_ != nullptr) labels = resolver_->ResolveNetns(c.netns_ino);
     if (labels == nullptr) continue;
-    by_cgroup[c.cgroup_id] = labels;
-    auto& slot = per_container[labels->rendered()];
-    slot.first = labels;
-    slot.second += c.segs;
+    const size_t slot = containers.Slot(labels);
+    if (slot >= segs.size()) segs.resize(slot + 1, 0);
+    segs[slot] += c.segs;
+    slot_of_cgroup[c.cgroup_id] = slot;
   }
+  if (containers.size() == 0) return Status::Ok();
   size_t fam =
       batch->Family("container_tcp_retransmits_total",
                     "TCP segments retransmitted by the container's sockets", MetricType::kCounter);
-  for (const auto& [key, v] : per_container) {
-    batch->Add(fam, batch->Intern(v.first), static_cast<double>(v.second));
+  std::vector<const LabelSet*> base(containers.size());
+  for (size_t slot = 0; slot < containers.size(); ++slot) {
+    base[slot] = batch->Intern(containers.labels(slot));
+    batch->Add(fam, base[slot], static_cast<double>(segs[slot]));
   }
   if (options_.top_peers == 0 || peers_.empty()) return Status::Ok();
-  std::map<std::string, std::vector<const RetransPeer*>> peers_by_container;
+  std::vector<std::vector<const RetransPeer*>> peers_by_container(containers.size());
   for (const RetransPeer& p : peers_) {
-    auto it = by_cgroup.find(p.cgroup_id);
-    if (it != by_cgroup.end()) peers_by_container[it->second->rendered()].push_back(&p);
+    auto it = slot_of_cgroup.find(p.cgroup_id);
+    if (it != slot_of_cgroup.end()) peers_by_container[it->second].push_back(&p);
   }
   size_t pfam = batch->Family(
       "container_tcp_retransmits_by_peer_total",
       "TCP segments retransmitted by the container's sockets to the remote peers with the most "
       "retransmits (bounded table; a peer may leave it)",
       MetricType::kCounter);
-  for (auto& [key, list] : peers_by_container) {
+  for (size_t slot = 0; slot < containers.size(); ++slot) {
+    std::vector<const RetransPeer*>& list = peers_by_container[slot];
+    if (list.empty()) continue;
     std::sort(list.begin(), list.end(),
               [](const RetransPeer* a, const RetransPeer* b) { return a->segs > b->segs; });
-    const LabelSet* base = batch->Intern(per_container[key].first);
     std::map<std::string, uint64_t> merged;  // Same peer from two cgroups of one container.
     for (const RetransPeer* p : list) {
       if (merged.size() >= options_.top_peers && !merged.count(p->peer)) continue;
       merged[p->peer] += p->segs;
     }
     for (const auto& [peer, count] : merged) {
-      batch->Add(pfam, base, Labels{{"peer", peer}}, static_cast<double>(count));
+      batch->Add(pfam, base[slot], Labels{{"peer", peer}}, static_cast<double>(count));
     }
   }
   return Status::Ok();

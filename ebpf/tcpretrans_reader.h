@@ -17,6 +17,9 @@
 struct tcpretrans_bpf;
 
 namespace tidemark::ebpf {
+namespace internal {
+class CycleResolver;
+}  // namespace internal
 
 struct TcpRetransReaderOptions {
   // Peers exported per container (highest counts), as container_tcp_retransmits_by_peer_total.
@@ -51,10 +54,11 @@ class TcpRetransReader {
   TcpRetransReader(const TcpRetransReader&) = delete;
   TcpRetransReader& operator=(const TcpRetransReader&) = delete;
 
-  // Reads both maps (BPF_MAP_LOOKUP_BATCH) and deletes the entries of cgroups that no longer
-  // exist, so the maps never grow without bound.
+  // Reads both maps (BPF_MAP_LOOKUP_BATCH), resolves each cgroup once and deletes the entries of
+  // cgroups that no longer exist, so the maps never grow without bound.
   Status ReadMaps();
-  // ReadMaps(), then container_tcp_retransmits_total (segments) per container and the top peers.
+  // ReadMaps(), then container_tcp_retransmits_total (segments) per container, labelled as the
+  // resolver labels it, and the top peers.
   Status Collect(SampleBatch* batch);
   // The per-cgroup rows and peers of the last ReadMaps().
   const std::vector<RetransCount>& counts() const { return counts_; }
@@ -71,8 +75,12 @@ class TcpRetransReader {
   const Clock& clock_;
   const TcpRetransReaderOptions options_;
   tcpretrans_bpf* skel_ = nullptr;
+  std::unique_ptr<internal::CycleResolver> resolved_;  // Of the last ReadMaps().
   std::vector<RetransCount> counts_;
   std::vector<RetransPeer> peers_;
+  std::vector<LabelSetPtr> count_labels_;  // Per counts_ row; null when not exported.
+  // Map read buffers, kept between cycles.
+  std::vector<char> keys_, values_, peer_keys_, peer_values_;
   uint64_t swept_ = 0;
 };
 

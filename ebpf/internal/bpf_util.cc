@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
@@ -48,6 +49,31 @@ int RawTracepointArgCount(std::string_view name) {
   return count;
 }
 
+int64_t KernelEnumValue(std::string_view name) {
+  struct btf* btf = btf__load_vmlinux_btf();
+  if (btf == nullptr) return -1;
+  int64_t value = -1;
+  const uint32_t n = btf__type_cnt(btf);
+  for (uint32_t id = 1; id < n && value < 0; ++id) {
+    const struct btf_type* t = btf__type_by_id(btf, id);
+    if (btf_is_enum(t)) {
+      const struct btf_enum* e = btf_enum(t);
+      for (uint16_t i = 0; i < btf_vlen(t); ++i) {
+        if (name == btf__name_by_offset(btf, e[i].name_off)) value = e[i].val;
+      }
+    } else if (btf_is_enum64(t)) {
+      const struct btf_enum64* e = btf_enum64(t);
+      for (uint16_t i = 0; i < btf_vlen(t); ++i) {
+        if (name == btf__name_by_offset(btf, e[i].name_off)) {
+          value = static_cast<int64_t>(btf_enum64_value(&e[i]));
+        }
+      }
+    }
+  }
+  btf__free(btf);
+  return value;
+}
+
 Status LibbpfError(std::string_view what, int err) {
   if (err > 0) err = -err;
   std::string msg = std::string(what) + ": " + std::strerror(-err);
@@ -59,11 +85,14 @@ Status LibbpfError(std::string_view what, int err) {
 
 Status LookupAll(int fd, size_t key_size, size_t value_size, std::vector<char>* keys,
                  std::vector<char>* values) {
+  // The buffers keep their capacity between calls (callers keep them), and the first chunk is as
+  // large as the last result, so a steady map is read in one call without reallocating.
+  const size_t last = key_size == 0 ? 0 : keys->capacity() / key_size;
   keys->clear();
   values->clear();
   static std::atomic<bool> batch_unsupported{false};
   if (!batch_unsupported) {
-    uint32_t chunk = 1024;
+    uint32_t chunk = static_cast<uint32_t>(std::max<size_t>(1024, last));
     alignas(8) char in_batch[64], out_batch[64];
     bool first = true;
     size_t n = 0;

@@ -30,6 +30,9 @@ using SkelPtr = std::unique_ptr<Skel, SkelDeleter<Skel>>;
 // Number of TP_PROTO arguments of raw tracepoint `name` from kernel BTF (btf_trace_<name>), or -1
 // when the kernel has no BTF or no such tracepoint.
 int RawTracepointArgCount(std::string_view name);
+// Value of the enumerator `name` (of any enum, named or anonymous) in kernel BTF, or -1 when the
+// kernel has no BTF or no such enumerator.
+int64_t KernelEnumValue(std::string_view name);
 
 // An error Status for a libbpf call that returned `err` (negative errno), with a hint for EPERM.
 Status LibbpfError(std::string_view what, int err);
@@ -61,6 +64,14 @@ Status DeleteKeys(int fd, const std::vector<K>& keys) {
   std::vector<char> k(keys.size() * sizeof(K));
   if (!keys.empty()) std::memcpy(k.data(), keys.data(), k.size());
   return DeleteKeys(fd, sizeof(K), k, keys.size());
+}
+
+// Record `i` of a buffer LookupAll() filled with T-sized records (copied: the buffer is unaligned).
+template <typename T>
+T RecordAt(const std::vector<char>& buf, size_t i) {
+  T out;
+  std::memcpy(&out, buf.data() + i * sizeof(T), sizeof(T));
+  return out;
 }
 
 // Reads u64 slot `index` of the ARRAY map `fd`; 0 on failure.

@@ -7,7 +7,7 @@
    (2^(k-1), 2^k] us; the last slot also holds everything above. */
 #define TM_BIO_SLOTS 28
 
-/* Key of `bio_hist`: node == 1 for the per-device node histogram (cgroup_id is then 0). */
+/* Key of `bio_hist`. node is always 0 (the reader sums the per-disk node histograms). */
 struct tm_bio_key {
   __u64 cgroup_id; /* blkcg cgroup of the request's first bio (v1 blkio or v2 io), 0 unknown. */
   __u32 dev;       /* (major << 20) | minor of the whole disk, as the kernel's MKDEV. */

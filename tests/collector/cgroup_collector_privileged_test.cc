@@ -277,10 +277,9 @@ TEST_F(CgroupCollectorPrivilegedTest, KeptOpenFilesReadFreshValuesEachCycle) {
   EXPECT_EQ(Value(b2, "container_threads", id), 2);
 }
 
-TEST_F(CgroupCollectorPrivilegedTest, OomKillIsCountedFromCgroupFiles) {
-  TestCgroup cg(layout_, "oom");
-  const std::string mem_dir = MemoryDir(cg);
-  if (layout_.mode == CgroupMode::kV2) {
+// Limits `cg` to 32 MiB without swap.
+void LimitMemory(const std::string& mem_dir, bool v2) {
+  if (v2) {
     ASSERT_TRUE(WriteString(mem_dir + "/memory.max", std::to_string(32 * kMiB)));
     WriteString(mem_dir + "/memory.swap.max", "0");
   } else {
@@ -289,11 +288,10 @@ TEST_F(CgroupCollectorPrivilegedTest, OomKillIsCountedFromCgroupFiles) {
       ASSERT_TRUE(WriteString(mem_dir + "/memory.memsw.limit_in_bytes", std::to_string(32 * kMiB)));
     }
   }
-  auto collector = Collector(cg.rel());
-  SampleBatch before = Collect(*collector);
-  EXPECT_EQ(Value(before, "container_oom_events_total", cg.rel()), 0);
-  EXPECT_EQ(Value(before, "container_spec_memory_limit_bytes", cg.rel()), 32.0 * kMiB);
+}
 
+// Runs a worker in `cg` that touches 256 MiB, so the OOM killer takes it.
+void OomKillIn(TestCgroup& cg) {
   Worker w = StartWorker(/*cpu_seconds=*/0, /*touch_bytes=*/256 * kMiB);
   ASSERT_GT(w.pid, 0);
   cg.Adopt(w.pid);
@@ -303,10 +301,71 @@ TEST_F(CgroupCollectorPrivilegedTest, OomKillIsCountedFromCgroupFiles) {
   cg.Reaped(w.pid);
   ASSERT_TRUE(WIFSIGNALED(status)) << "child was not killed; status " << status;
   EXPECT_EQ(WTERMSIG(status), SIGKILL);
+}
+
+TEST_F(CgroupCollectorPrivilegedTest, OomKillIsCountedFromCgroupFiles) {
+  TestCgroup cg(layout_, "oom");
+  ASSERT_NO_FATAL_FAILURE(LimitMemory(MemoryDir(cg), layout_.mode == CgroupMode::kV2));
+  auto collector = Collector(cg.rel());
+  // No eBPF: the cgroup counters are the OOM source and publish to the hub.
+  auto hub = std::make_shared<OomEventHub>();
+  std::vector<OomEvent> events;
+  hub->Subscribe([&events](const OomEvent& e) { events.push_back(e); });
+  collector->SetOomEvents(hub, OomSource::kCgroupCounters);
+  SampleBatch before = Collect(*collector);
+  EXPECT_EQ(Value(before, "container_oom_events_total", cg.rel()), 0);
+  EXPECT_EQ(Value(before, "container_spec_memory_limit_bytes", cg.rel()), 32.0 * kMiB);
+
+  ASSERT_NO_FATAL_FAILURE(OomKillIn(cg));
 
   SampleBatch b = Collect(*collector);
   EXPECT_EQ(Value(b, "container_oom_events_total", cg.rel()), 1);
   EXPECT_EQ(Value(b, "container_memory_events_oom_kill_total", cg.rel()), 1);
+  // Exported once: one series in the family, for the one exported cgroup.
+  ASSERT_NE(FindFamily(b, "container_oom_events_total"), nullptr);
+  EXPECT_EQ(FindFamily(b, "container_oom_events_total")->samples.size(), 1u);
+  // Exactly one event for the one kill, with the labels the series carry.
+  ASSERT_EQ(events.size(), 1u);
+  const OomEvent& e = events[0];
+  EXPECT_EQ(e.source, "cgroup");
+  EXPECT_EQ(e.count, 1u);
+  EXPECT_EQ(e.pid, 0u);
+  EXPECT_EQ(e.cgroup_path, cg.rel());
+  EXPECT_EQ(e.memory_limit_bytes, 32 * kMiB);
+  const MetricFamily* last_seen = FindFamily(b, "container_last_seen");
+  ASSERT_TRUE(last_seen != nullptr && last_seen->samples.size() == 1u);
+  ASSERT_NE(last_seen->samples[0].base, nullptr);
+  EXPECT_EQ(e.container, last_seen->samples[0].base->labels());
+  EXPECT_EQ(GetLabel(e.container, "id"), cg.rel());
+
+  Collect(*collector);  // No further kill, no further event.
+  EXPECT_EQ(events.size(), 1u);
+}
+
+// With the eBPF source the kernel counter and the eBPF event report the same kill: counted once.
+// (The eBPF program is not in this binary; the test publishes what it would.)
+TEST_F(CgroupCollectorPrivilegedTest, OomKillWithEbpfSourceIsCountedOnce) {
+  TestCgroup cg(layout_, "oom-ebpf");
+  ASSERT_NO_FATAL_FAILURE(LimitMemory(MemoryDir(cg), layout_.mode == CgroupMode::kV2));
+  auto collector = Collector(cg.rel());
+  auto hub = std::make_shared<OomEventHub>();
+  collector->SetOomEvents(hub, OomSource::kEbpf);
+  std::vector<OomEvent> events;
+  hub->Subscribe([&events](const OomEvent& e) { events.push_back(e); });
+  SampleBatch before = Collect(*collector);
+  EXPECT_EQ(Value(before, "container_oom_events_total", cg.rel()), 0);
+
+  ASSERT_NO_FATAL_FAILURE(OomKillIn(cg));
+  OomEvent ebpf;
+  ebpf.source = "ebpf";
+  ebpf.cgroup_path = cg.rel();
+  hub->Publish(ebpf);
+
+  SampleBatch b = Collect(*collector);
+  EXPECT_EQ(Value(b, "container_memory_events_oom_kill_total", cg.rel()), 1);  // Kernel.
+  EXPECT_EQ(Value(b, "container_oom_events_total", cg.rel()), 1);
+  EXPECT_EQ(FindFamily(b, "container_oom_events_total")->samples.size(), 1u);
+  EXPECT_EQ(events.size(), 1u) << "the collector published nothing of its own";
 }
 
 TEST_F(CgroupCollectorPrivilegedTest, RemovedCgroupSeriesDisappear) {

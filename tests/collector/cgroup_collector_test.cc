@@ -473,5 +473,131 @@ INSTANTIATE_TEST_SUITE_P(InotifyOnOff, CgroupCollectorChurnTest, ::testing::Bool
                            return i.param ? "Inotify" : "Rescan";
                          });
 
+// A copy of fixture `name` that tests may rewrite (the collector keeps files open and re-reads
+// them, so a rewrite in place is what the next Collect() sees).
+class WritableFixture {
+ public:
+  explicit WritableFixture(const std::string& name) {
+    std::filesystem::copy(tidemark::testing::FixturePath("cgroup/" + name + "/sys"),
+                          dir_.path() + "/sys", std::filesystem::copy_options::recursive);
+  }
+  HostPaths paths() const {
+    HostPaths p;
+    p.sys = dir_.path() + "/sys";
+    p.proc = "/nonexistent/proc";
+    p.root = "/nonexistent";
+    return p;
+  }
+  void Write(const std::string& rel, const std::string& content) const {
+    dir_.WriteFile("sys/fs/cgroup" + rel, content);
+  }
+
+ private:
+  tidemark::testing::TempDir dir_;
+};
+
+std::string MemoryEvents(int oom_kill) {
+  return "low 0\nhigh 4\nmax 9\noom 2\noom_kill " + std::to_string(oom_kill) +
+         "\noom_group_kill 0\n";
+}
+
+TEST(CgroupCollectorTest, OomKillCounterIncreasePublishesOneCgroupEvent) {
+  WritableFixture fx("v2_docker");
+  tidemark::testing::FakeClock clock;
+  auto c = MakeCollector(fx.paths(), clock);
+  auto hub = std::make_shared<OomEventHub>();
+  std::vector<OomEvent> events;
+  hub->Subscribe([&events](const OomEvent& e) { events.push_back(e); });
+  c->SetOomEvents(hub, OomSource::kCgroupCounters);
+  const std::string d = "/system.slice/docker-" + kIdD + ".scope";
+
+  SampleBatch b1 = CollectOnce(*c);
+  EXPECT_EQ(Value(b1, "container_oom_events_total", d), 1);
+  EXPECT_TRUE(events.empty()) << "the first reading is a baseline, not a kill";
+
+  fx.Write(d + "/memory.events", MemoryEvents(3));
+  clock.Advance(std::chrono::seconds(1));
+  SampleBatch b2 = CollectOnce(*c);
+  EXPECT_EQ(Value(b2, "container_oom_events_total", d), 3);
+  EXPECT_EQ(FindFamily(b2, "container_oom_events_total")->samples.size(), 2u);  // d and svc.
+  ASSERT_EQ(events.size(), 1u);
+  const OomEvent& e = events[0];
+  EXPECT_EQ(e.source, "cgroup");
+  EXPECT_EQ(e.count, 2u);
+  EXPECT_EQ(e.pid, 0u);
+  EXPECT_EQ(e.comm, "");
+  EXPECT_EQ(e.cgroup_path, d);
+  ASSERT_NE(BaseOf(b2, d), nullptr);
+  EXPECT_EQ(e.container, BaseOf(b2, d)->labels());
+  EXPECT_EQ(e.memory_limit_bytes, 134217728u);
+  EXPECT_EQ(e.memory_usage_bytes, 73400320u);
+  EXPECT_EQ(e.time_ms, 1700000001000);
+
+  CollectOnce(*c);  // Unchanged counter: nothing new.
+  EXPECT_EQ(events.size(), 1u);
+}
+
+TEST(CgroupCollectorTest, EbpfOomSourceCountsHubEventsOnTopOfFirstReading) {
+  WritableFixture fx("v2_docker");
+  tidemark::testing::FakeClock clock;
+  auto c = MakeCollector(fx.paths(), clock);
+  auto hub = std::make_shared<OomEventHub>();
+  c->SetOomEvents(hub, OomSource::kEbpf);
+  size_t published = 0;
+  hub->Subscribe([&published](const OomEvent&) { ++published; });
+  const std::string d = "/system.slice/docker-" + kIdD + ".scope";
+
+  SampleBatch b1 = CollectOnce(*c);
+  EXPECT_EQ(Value(b1, "container_oom_events_total", d), 1);  // The kernel's count so far.
+
+  auto ebpf_kill = [&](const std::string& path) {
+    OomEvent e;
+    e.source = "ebpf";
+    e.cgroup_path = path;
+    e.pid = 42;
+    hub->Publish(e);
+  };
+  ebpf_kill(d);
+  ebpf_kill(d + "/init.scope");  // A sub-cgroup's kill counts for the container.
+  ebpf_kill("/user.slice/not-exported");
+  // The kernel counts the same two kills; the collector must not add them again.
+  fx.Write(d + "/memory.events", MemoryEvents(3));
+  SampleBatch b2 = CollectOnce(*c);
+  EXPECT_EQ(Value(b2, "container_oom_events_total", d), 3);
+  EXPECT_EQ(FindFamily(b2, "container_oom_events_total")->samples.size(), 2u);  // d and svc.
+  EXPECT_EQ(Value(b2, "container_memory_events_oom_kill_total", d), 3);
+  EXPECT_EQ(published, 3u) << "with the eBPF source the collector publishes nothing";
+}
+
+TEST(CgroupCollectorTest, LabelIndexHoldsTheSeriesLabels) {
+  tidemark::testing::FakeClock clock;
+  FakeMetadataProvider meta;
+  meta.entries[kIdD] = ContainerMetadata{
+      "web.1.x7f3", "busybox:latest", {{"com.docker.compose.service", "web"}, {"other", "x"}}};
+  auto c = MakeCollector(FixtureHost("v2_docker"), clock, {}, &meta);
+  std::shared_ptr<const ContainerLabelIndex> index = c->label_index();
+  EXPECT_EQ(index->Find("/system.slice/docker-" + kIdD + ".scope"), nullptr);  // Before Collect.
+  SampleBatch b = CollectOnce(*c);
+  const std::string d = "/system.slice/docker-" + kIdD + ".scope";
+  ASSERT_NE(BaseOf(b, d), nullptr);
+  LabelSetPtr found = index->Find(d);
+  ASSERT_NE(found, nullptr);
+  EXPECT_EQ(found->labels(), BaseOf(b, d)->labels());
+  EXPECT_EQ(found->Get("image"), "busybox:latest");
+  EXPECT_EQ(found->Get("container_label_com_docker_compose_service"), "web");
+  EXPECT_EQ(index->Find(d + "/init.scope/x"), found);  // Nearest exported ancestor.
+  EXPECT_EQ(index->Find("/system.slice"), nullptr);
+  EXPECT_EQ(index->Find("/"), nullptr);
+  EXPECT_EQ(index->size(), 2u);
+
+  const uint64_t version = index->version();
+  CollectOnce(*c);
+  EXPECT_EQ(index->version(), version) << "nothing changed, nothing republished";
+  meta.entries[kIdD].image = "busybox:1.36";
+  CollectOnce(*c);
+  EXPECT_NE(index->version(), version);
+  EXPECT_EQ(index->Find(d)->Get("image"), "busybox:1.36");
+}
+
 }  // namespace
 }  // namespace tidemark::collector

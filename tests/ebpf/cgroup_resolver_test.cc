@@ -106,6 +106,37 @@ TEST_F(CgroupIdIndexTest, LabelerDecidesWhatIsExported) {
   EXPECT_EQ(s->labels, nullptr);
 }
 
+TEST_F(CgroupIdIndexTest, LabelsFollowTheLabelSourceVersion) {
+  // A live source, as the agent wires the cgroup collector's labels in: asked again only when its
+  // version moves, and one LabelSet per cgroup in between (readers group series by the pointer).
+  std::string image = "busybox:1";
+  uint64_t version = 1;
+  int asked = 0;
+  CgroupIdIndexOptions o;
+  o.labeler = [&](CgroupHierarchy, std::string_view path) -> LabelSetPtr {
+    ++asked;
+    return std::make_shared<const LabelSet>(Labels{{"id", std::string(path)}, {"image", image}});
+  };
+  o.labels_version = [&] { return version; };
+  CgroupIdIndex index(roots_, clock_, o);
+  const uint64_t id = Inode(dir_.path() + "/docker/abc");
+  auto first = index.Resolve(CgroupHierarchy::kUnified, id, clock_.MonotonicNow());
+  ASSERT_TRUE(first && first->labels);
+  clock_.Advance(std::chrono::minutes(1));  // Stale table: rescanned; the labels stay.
+  auto again = index.Resolve(CgroupHierarchy::kUnified, id, clock_.MonotonicNow());
+  ASSERT_TRUE(again && again->labels);
+  EXPECT_EQ(again->labels, first->labels);
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(index.scans(), 2u);
+  image = "busybox:2";
+  ++version;
+  auto changed = index.Resolve(CgroupHierarchy::kUnified, id, clock_.MonotonicNow());
+  ASSERT_TRUE(changed && changed->labels);
+  EXPECT_EQ(changed->labels->Get("image"), "busybox:2");
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(index.LabelsOfPath(CgroupHierarchy::kMemory, "/docker/abc")->Get("image"), "busybox:2");
+}
+
 TEST_F(CgroupIdIndexTest, NewCgroupIsFoundByRescanAfterInterval) {
   CgroupIdIndex index(roots_, clock_);
   ASSERT_TRUE(index.Resolve(CgroupHierarchy::kUnified, Inode(dir_.path() + "/docker"),
