@@ -4,8 +4,10 @@
 #include <sys/resource.h>
 
 #include "agent/agent.h"
+#include "agent/alerting_service.h"
 #include "agent/query_cli.h"
 #include "agent/tsdb_cli.h"
+#include "autoscaler/simulate.h"
 #include "common/duration.h"
 #include "common/logging.h"
 
@@ -22,6 +24,7 @@ constexpr char kTopUsage[] =
     "\n"
     "Commands:\n"
     "  agent          Run the node agent (collectors, /metrics) until SIGINT/SIGTERM.\n"
+    "  autoscaler     Autoscaler tools: simulate (replay metrics through a policy).\n"
     "  check config   Validate a configuration file and print the effective configuration.\n"
     "  query          Evaluate a PromQL expression against an agent or a data dir.\n"
     "  tsdb           Store tools: bench-write, import, stats, verify.\n"
@@ -129,6 +132,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     return RunQueryCli(std::vector<std::string>(args.begin() + 1, args.end()), out, err,
                        SystemClock::Instance());
   }
+  if (cmd == "autoscaler") {
+    return autoscaler::RunAutoscalerCli(std::vector<std::string>(args.begin() + 1, args.end()),
+                                        out, err);
+  }
   if (cmd == "tsdb") {
     return RunTsdbCli(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
   }
@@ -149,6 +156,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       err << "tidemark: " << c.status().message() << "\n";
       return 2;
     }
+    std::vector<std::string> rule_errors = CheckAlertingRules(c->alerting);
+    for (const std::string& e : rule_errors) err << "tidemark: rule file: " << e << "\n";
+    if (!rule_errors.empty()) return 2;
     out << "# " << rest[1] << ": OK\n" << ConfigToYaml(*c);
     return 0;
   }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -28,6 +29,10 @@ struct Replica {
   bool ready = false;        // Running and passing its health/readiness check (when it has one).
   int64_t started_ms = 0;    // When it started running; 0 when unknown.
   std::string message;       // Why it is not running/ready (e.g. "no suitable node"), else "".
+  // Last change of `ready` (Kubernetes Ready.LastTransitionTime); 0 when unknown. The recommender
+  // uses it for CPU's initial-readiness rules.
+  int64_t ready_changed_ms = 0;
+  bool failed = false;  // Failed or shutting down: ignored by the recommender (HPA: ignored pods).
 };
 
 struct ScaleState {
@@ -40,8 +45,9 @@ struct ScaleState {
 };
 
 // Thread-compatible: one controller thread uses an instance. Errors: NotFound (no such target),
-// Unavailable (API unreachable, timeouts, 5xx), InvalidArgument (rejected spec, 4xx with the
-// API's message), Internal (a 403 names the missing RBAC permission).
+// Unavailable (API unreachable, timeouts, 5xx, conflicts that outlived the retries),
+// InvalidArgument (rejected spec, 4xx with the API's message), Internal (401 bad credentials; a
+// 403 names the missing RBAC permission).
 class Orchestrator {
  public:
   virtual ~Orchestrator() = default;
@@ -51,5 +57,12 @@ class Orchestrator {
   // Kubernetes 409) a few times against a freshly read object.
   virtual Status SetReplicas(const ScaleTarget& target, int32_t replicas) = 0;
 };
+
+// Helpers shared by the orchestrator clients.
+// RFC 3339 UTC or with offset, fractional seconds optional ("2026-11-22T10:24:42.97368Z") → Unix
+// milliseconds; 0 for "", Go's zero time "0001-01-01T00:00:00Z" or anything unparsable.
+int64_t ParseApiTimeMillis(std::string_view s);
+// Percent-encodes everything but RFC 3986 unreserved characters (query values, path segments).
+std::string PercentEncode(std::string_view s);
 
 }  // namespace tidemark::autoscaler

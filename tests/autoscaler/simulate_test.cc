@@ -1,0 +1,143 @@
+#include "autoscaler/simulate.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/testing/testing.h"
+
+namespace tidemark::autoscaler {
+namespace {
+
+constexpr char kPolicy[] = R"(name: web
+target: {service: web}
+min_replicas: 1
+max_replicas: 10
+sync_period: 1s
+metrics:
+  - {type: cpu, target_utilization: 50}
+behavior:
+  scale_down:
+    stabilization_window: 5s
+)";
+
+// Load doubles at t=1: 2 replicas at 100 % of a 50 % target → 4; idle from t=3: the recommendation
+// of 1 waits until the last 4 (t=2) leaves the 5 s window (strictly newer than now − 5 s
+// counts) and happens at t=7.
+constexpr char kCsv[] = R"(# t, replicas, cpu %
+timestamp,replicas,cpu
+0,2,50
+1,,100
+2,,50
+3,,10
+4,,10
+5,,
+6,,10
+7,,10
+8,,10
+9,,10
+)";
+
+TEST(SimulateTest, CsvDecisions) {
+  auto policy = ParsePolicyText(kPolicy, "p.yaml");
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  auto samples = ParseSimCsv(kCsv, *policy, "m.csv");
+  ASSERT_TRUE(samples.ok()) << samples.status().ToString();
+  ASSERT_EQ(samples->size(), 10u);
+  auto decisions = Simulate(*policy, *samples, SimOptions{});
+  ASSERT_TRUE(decisions.ok());
+  std::vector<int32_t> desired, recommendation;
+  for (const Decision& d : *decisions) {
+    desired.push_back(d.desired);
+    recommendation.push_back(d.recommendation);
+  }
+  EXPECT_EQ(desired, (std::vector<int32_t>{2, 4, 4, 4, 4, 4, 4, 1, 1, 1}));
+  EXPECT_EQ(recommendation, (std::vector<int32_t>{2, 4, 4, 1, 1, 0, 1, 1, 1, 1}));
+  EXPECT_EQ((*decisions)[3].Find("AbleToScale")->reason, "ScaleDownStabilized");
+  EXPECT_EQ((*decisions)[5].Find("ScalingActive")->reason, "FailedGetResourceMetric");
+  EXPECT_EQ((*decisions)[7].current, 4);
+  EXPECT_EQ((*decisions)[8].current, 1);
+}
+
+TEST(SimulateTest, JsonEqualsCsv) {
+  auto policy = ParsePolicyText(kPolicy, "p.yaml");
+  ASSERT_TRUE(policy.ok());
+  auto csv = ParseSimCsv("timestamp,cpu\n0,80\n1,\n", *policy, "m.csv");
+  auto json =
+      ParseSimJson(R"({"samples": [{"timestamp": 0, "cpu": 80}, {"timestamp": 1, "cpu": null}]})",
+                   *policy, "m.json");
+  ASSERT_TRUE(csv.ok() && json.ok());
+  ASSERT_EQ(csv->size(), json->size());
+  for (size_t i = 0; i < csv->size(); ++i) {
+    EXPECT_EQ((*csv)[i].timestamp_s, (*json)[i].timestamp_s);
+    EXPECT_EQ((*csv)[i].values, (*json)[i].values);
+  }
+}
+
+TEST(SimulateTest, BadFilesNameTheLine) {
+  auto policy = ParsePolicyText(kPolicy, "p.yaml");
+  ASSERT_TRUE(policy.ok());
+  EXPECT_NE(ParseSimCsv("timestamp,mem\n", *policy, "m.csv")
+                .status()
+                .message()
+                .find("m.csv:1: column \"mem\" is not a metric"),
+            std::string::npos);
+  EXPECT_NE(ParseSimCsv("timestamp,cpu\n0,x\n", *policy, "m.csv")
+                .status()
+                .message()
+                .find("m.csv:2: \"x\" is not a number"),
+            std::string::npos);
+  EXPECT_NE(ParseSimCsv("timestamp,cpu\n1,1\n1,1\n", *policy, "m.csv")
+                .status()
+                .message()
+                .find("m.csv:3: timestamps must increase"),
+            std::string::npos);
+  EXPECT_NE(ParseSimCsv("timestamp\n", *policy, "m.csv")
+                .status()
+                .message()
+                .find("no column for metric \"cpu\""),
+            std::string::npos);
+}
+
+TEST(SimulateTest, CommandPrintsDecisions) {
+  testing::TempDir dir;
+  dir.WriteFile("p.yaml", kPolicy);
+  dir.WriteFile("m.csv", kCsv);
+  std::ostringstream out, err;
+  int rc = RunSimulateCommand(
+      {"--policy", dir.path() + "/p.yaml", "--metrics", dir.path() + "/m.csv", "--json"}, out, err);
+  ASSERT_EQ(rc, 0) << err.str();
+  std::istringstream lines(out.str());
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (n == 1) {
+      EXPECT_EQ(j["desired"], 4);
+      EXPECT_EQ(j["reason"], "cpu above target");
+    }
+    ++n;
+  }
+  EXPECT_EQ(n, 10);
+  std::ostringstream table, err2;
+  ASSERT_EQ(RunSimulateCommand({"--policy", dir.path() + "/p.yaml", "--metrics",
+                                dir.path() + "/m.csv", "--start-replicas", "3"},
+                               table, err2),
+            0);
+  EXPECT_NE(table.str().find("cpu above target"), std::string::npos);
+  EXPECT_NE(table.str().find("time"), std::string::npos);
+}
+
+TEST(SimulateTest, CommandUsageErrors) {
+  std::ostringstream out, err;
+  EXPECT_EQ(RunSimulateCommand({"--help"}, out, err), 0);
+  EXPECT_NE(out.str().find("--metrics FILE"), std::string::npos);
+  EXPECT_EQ(RunSimulateCommand({"--policy", "/nonexistent.yaml", "--metrics", "x"}, out, err), 2);
+  EXPECT_NE(err.str().find("/nonexistent.yaml"), std::string::npos);
+  EXPECT_EQ(RunSimulateCommand({"--bogus"}, out, err), 2);
+  EXPECT_EQ(RunAutoscalerCli({"nope"}, out, err), 2);
+}
+
+}  // namespace
+}  // namespace tidemark::autoscaler
