@@ -116,7 +116,8 @@ class ScrapeService final : public Service {
         {"data",
          {{"activeTargets", std::move(active)}, {"droppedTargets", nlohmann::json::array()}}}};
     resp->content_type = "application/json";
-    resp->body = body.dump();
+    // lastError may quote a target's raw bytes: replace invalid UTF-8 rather than throw.
+    resp->body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
   void AddMetrics(SampleBatch* batch) override {

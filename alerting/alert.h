@@ -18,6 +18,10 @@ struct Alert {
   // Prometheus does).
   int64_t ends_at_ms = 0;
   std::string generator_url;  // Link back to the rule or event; may be empty.
+  // While firing: until when this send vouches for it (Prometheus: now + 4 x max(the group's
+  // interval, resend delay)); receivers use it as endsAt and as the "went silent" deadline.
+  // 0 = the notifier's default window.
+  int64_t valid_until_ms = 0;
 
   bool resolved() const { return ends_at_ms != 0; }
   // Alertmanager's fingerprint of the label set (FNV-1a 64 over sorted name 0xff value 0xff):

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/http_client.h"
 
@@ -39,16 +40,19 @@ Result<HttpUrl> ParseHttpUrl(std::string_view url) {
   auto bad = [&](const std::string& why) {
     return Status::InvalidArgument("url \"" + std::string(url) + "\": " + why);
   };
+  HttpUrl out;
+  std::string_view rest;
   if (url.starts_with("https://")) {
-    return bad(
-        "https is not supported (no TLS in the agent's HTTP client); use http:// or a "
-        "local relay");
+    out.tls = true;
+    out.port = 443;
+    rest = url.substr(8);
+  } else if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else {
+    return bad("expected http(s)://host[:port][/path]");
   }
-  if (!url.starts_with("http://")) return bad("expected http://host[:port][/path]");
-  std::string_view rest = url.substr(7);
   size_t slash = rest.find_first_of("/?");
   std::string_view hostport = rest.substr(0, slash);
-  HttpUrl out;
   if (slash != std::string_view::npos) {
     out.target = std::string(rest.substr(slash));
     if (out.target[0] == '?') out.target = "/" + out.target;
@@ -75,6 +79,14 @@ Result<HttpUrl> ParseHttpUrl(std::string_view url) {
   if (hostport.empty()) return bad("missing host");
   out.host = std::string(hostport);
   return out;
+}
+
+std::string RedactUrl(std::string_view url) {
+  size_t scheme = url.find("://");
+  size_t start = scheme == std::string_view::npos ? 0 : scheme + 3;
+  size_t cut = url.find_first_of("/?", start);
+  if (cut == std::string_view::npos) return std::string(url);
+  return std::string(url.substr(0, cut)) + (cut + 1 < url.size() ? "/…" : "/");
 }
 
 std::string FormatRfc3339(int64_t unix_ms) {
@@ -181,7 +193,10 @@ std::string AlertmanagerPayload(const std::vector<Alert>& alerts, int64_t now_ms
     j["labels"] = LabelsJson(a.labels);
     j["annotations"] = LabelsJson(a.annotations);
     j["startsAt"] = FormatRfc3339(a.starts_at_ms);
-    j["endsAt"] = FormatRfc3339(a.resolved() ? a.ends_at_ms : now_ms + valid_for.count());
+    int64_t ends = a.resolved()                ? a.ends_at_ms
+                   : a.valid_until_ms > now_ms ? a.valid_until_ms
+                                               : now_ms + valid_for.count();
+    j["endsAt"] = FormatRfc3339(ends);
     if (!a.generator_url.empty()) j["generatorURL"] = a.generator_url;
     arr.push_back(std::move(j));
   }
@@ -300,13 +315,22 @@ std::string GroupPayload(ReceiverType type, const GroupMessage& msg) {
 DeliveryResult Deliver(ReceiverType type, std::string_view receiver, std::string_view url,
                        std::string_view body, std::string_view idempotency_key,
                        std::chrono::milliseconds timeout) {
-  std::string who = "receiver " + std::string(receiver) + " (" + std::string(url) + "): ";
+  std::string who = "receiver " + std::string(receiver) + " (" + RedactUrl(url) + "): ";
   auto parsed = ParseHttpUrl(url);
-  if (!parsed.ok()) return {DeliveryOutcome::kDrop, who + parsed.status().message()};
+  if (!parsed.ok()) {
+    return {DeliveryOutcome::kDrop, who + "bad url (expected http(s)://host[:port][/path])"};
+  }
   HttpClientOptions opts;
   opts.connect_timeout = std::min(timeout, std::chrono::milliseconds(2000));
   opts.max_body_bytes = 1 << 20;
-  HttpClient client = HttpClient::Tcp(parsed->host, parsed->port, opts);
+  std::optional<HttpClient> client;
+  if (parsed->tls) {
+    auto https = HttpClient::Https(parsed->host, parsed->port, HttpTlsOptions{}, opts);
+    if (!https.ok()) return {DeliveryOutcome::kRetry, who + https.status().ToString()};
+    client.emplace(std::move(*https));
+  } else {
+    client.emplace(HttpClient::Tcp(parsed->host, parsed->port, opts));
+  }
   HttpClientRequest req;
   req.method = "POST";
   req.target = parsed->target;
@@ -315,7 +339,7 @@ DeliveryResult Deliver(ReceiverType type, std::string_view receiver, std::string
                  {"Idempotency-Key", std::string(idempotency_key)}};
   req.body = std::string(body);
   req.timeout = timeout;
-  auto resp = client.Send(req);
+  auto resp = client->Send(req);
   if (!resp.ok()) return {DeliveryOutcome::kRetry, who + resp.status().ToString()};
   int code = resp->status;
   std::string snippet = resp->body.substr(0, 200);

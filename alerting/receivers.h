@@ -21,21 +21,26 @@ std::string_view ReceiverTypeName(ReceiverType type);
 // InvalidArgument listing the known names.
 Result<ReceiverType> ParseReceiverType(std::string_view name);
 
-// http://host[:port][/path][?query]; port defaults to 80, target to "/".
+// http(s)://host[:port][/path][?query]; port defaults to 80 (443 for https), target to "/".
 struct HttpUrl {
   std::string host;
   uint16_t port = 80;
   std::string target = "/";
+  bool tls = false;  // https: verified against the system's CAs, with hostname checking.
 };
-// InvalidArgument for anything else, https:// included ("https is not supported").
+// InvalidArgument for anything else.
 Result<HttpUrl> ParseHttpUrl(std::string_view url);
+// The URL without its path and query ("https://oapi.dingtalk.com/…"), for logs and errors:
+// robot URLs carry their secret there (access_token, key, Slack's path).
+std::string RedactUrl(std::string_view url);
 
 // RFC 3339 in UTC with milliseconds when non-zero, as Go marshals time.Time:
 // 2024-05-01T10:00:00Z, 2024-05-01T10:00:00.25Z.
 std::string FormatRfc3339(int64_t unix_ms);
 
 // Alertmanager API v2 body: a JSON array of postableAlert. A firing alert (ends_at_ms == 0) gets
-// endsAt = now_ms + valid_for (Prometheus: 4 x max(evaluation interval, resend delay)).
+// endsAt of a firing alert = its valid_until_ms when later than now, else now_ms + valid_for
+// (Prometheus: 4 x max(evaluation interval, resend delay)).
 std::string AlertmanagerPayload(const std::vector<Alert>& alerts, int64_t now_ms,
                                 std::chrono::milliseconds valid_for);
 

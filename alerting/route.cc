@@ -117,9 +117,12 @@ std::vector<DispatchedMessage> Dispatcher::Flush(int64_t now_ms) {
     const GroupedReceiver& rcv = receivers_[g.receiver];
     std::set<uint64_t> firing, resolved;
     for (auto& [fp, e] : g.alerts) {
-      if (!e.alert.resolved() && now_ms - e.updated_ms >= options_.resolve_timeout.count()) {
-        e.alert.ends_at_ms = e.updated_ms + options_.resolve_timeout.count();  // Went silent.
-      }
+      // Went silent: not re-sent within the window its last send vouched for (the rule group's
+      // own 4 x max(interval, resend delay)), else the default resolve_timeout.
+      const int64_t deadline = e.alert.valid_until_ms > e.updated_ms
+                                   ? e.alert.valid_until_ms
+                                   : e.updated_ms + options_.resolve_timeout.count();
+      if (!e.alert.resolved() && now_ms >= deadline) e.alert.ends_at_ms = deadline;
       (e.alert.resolved() ? resolved : firing).insert(fp);
     }
     bool needs;

@@ -338,6 +338,7 @@ std::vector<Alert> RuleGroup::Eval(int64_t ts, const QueryFunc& query, const App
             out_alert.annotations = a.annotations;
             out_alert.starts_at_ms = a.fired_at_ms;
             out_alert.ends_at_ms = a.resolved_at_ms;
+            out_alert.valid_until_ms = a.resolved_at_ms == 0 ? a.valid_until_ms : 0;
             out_alert.generator_url = url_base + GoQueryEscape(r.query) + "&g0.tab=1";
             to_send.push_back(std::move(out_alert));
           }

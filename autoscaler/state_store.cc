@@ -200,7 +200,9 @@ Status StateStore::Save(const Policy& policy, int64_t now_ms, size_t keep_decisi
   nlohmann::json j = HistoryToJson(history);
   j["policy"] = policy.name;
   j["saved_ms"] = now_ms;
-  return WriteAtomically(PathFor(policy.name), j.dump());
+  // Error texts from APIs may hold invalid UTF-8: replace it rather than throw.
+  return WriteAtomically(PathFor(policy.name),
+                         j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 Result<History> StateStore::Load(const std::string& policy_name) const {

@@ -32,6 +32,13 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
+// The request target without its query for error messages: queries may carry secrets (robot
+// webhooks' access_token/key).
+std::string TargetForMessages(const std::string& target) {
+  size_t q = target.find('?');
+  return q == std::string::npos ? target : target.substr(0, q) + "?…";
+}
+
 enum class Stage { kResolve, kConnect, kHandshake, kWrite, kRead };
 
 const char* StageName(Stage s) {
@@ -94,9 +101,9 @@ Result<HttpClientResponse> Exchange(
   asio::steady_timer timer(ioc);
   http::response_parser<http::string_body> parser;
   // Boost 1.74's parser::body_limit() did not reject an oversized Content-Length here (measured),
-  // so the limit is checked by hand: Content-Length after the header, chunk sizes as they arrive.
-  // A body delimited only by connection close is not limited.
-  parser.body_limit(std::numeric_limits<uint64_t>::max());
+  // so that and chunk sizes are also checked by hand; the parser's own limit catches a body
+  // delimited only by connection close (a scrape target streaming without Content-Length).
+  parser.body_limit(options.max_body_bytes);
   uint64_t chunked_bytes = 0;
   auto on_chunk_header = [&](uint64_t size, boost::string_view, beast::error_code& ec) {
     chunked_bytes += size;
@@ -158,7 +165,7 @@ Result<HttpClientResponse> Exchange(
 
   auto elapsed_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
-  std::string what = where + " " + request.method + " " + request.target;
+  std::string what = where + " " + request.method + " " + TargetForMessages(request.target);
   if (timed_out) {
     return Status::Unavailable(what + ": timed out after " + std::to_string(elapsed_ms.count()) +
                                " ms " + StageName(stage));
@@ -415,11 +422,11 @@ Result<HttpClientResponse> HttpClient::Send(const HttpClientRequest& request) co
         },
         &stage, req, request, options_, Describe());
   } catch (const std::exception& e) {
-    return Status::IoError(Describe() + " " + request.method + " " + request.target + ": " +
-                           e.what());
+    return Status::IoError(Describe() + " " + request.method + " " +
+                           TargetForMessages(request.target) + ": " + e.what());
   } catch (...) {
-    return Status::IoError(Describe() + " " + request.method + " " + request.target +
-                           ": unknown exception");
+    return Status::IoError(Describe() + " " + request.method + " " +
+                           TargetForMessages(request.target) + ": unknown exception");
   }
 }
 

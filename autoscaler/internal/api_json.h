@@ -34,6 +34,11 @@ inline std::string ErrorMessage(const std::string& body) {
   std::string m = StrAt(j, {"message"});
   if (!m.empty()) return m;
   std::string b = body.substr(0, 300);
+  // Never cut a multi-byte UTF-8 character in half.
+  if (body.size() > 300) {
+    while (!b.empty() && (static_cast<unsigned char>(b.back()) & 0xC0) == 0x80) b.pop_back();
+    if (!b.empty() && static_cast<unsigned char>(b.back()) >= 0xC0) b.pop_back();
+  }
   while (!b.empty() && (b.back() == '\n' || b.back() == '\r')) b.pop_back();
   return b.empty() ? "(empty body)" : b;
 }

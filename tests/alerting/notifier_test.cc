@@ -346,7 +346,8 @@ TEST(DeliverTest, ClassifiesResponses) {
   rx.Answer(400, "bad payload");
   DeliveryResult r = deliver(ReceiverType::kWebhook);
   EXPECT_EQ(r.outcome, DeliveryOutcome::kDrop);
-  EXPECT_NE(r.error.find("receiver r (" + url + "): HTTP 400: bad payload"), std::string::npos)
+  EXPECT_NE(r.error.find("receiver r (" + RedactUrl(url) + "): HTTP 400: bad payload"),
+            std::string::npos)
       << r.error;
   rx.Answer(429, "slow down");
   EXPECT_EQ(deliver(ReceiverType::kSlack).outcome, DeliveryOutcome::kRetry);
@@ -364,7 +365,7 @@ TEST(DeliverTest, ClassifiesResponses) {
   r = deliver(ReceiverType::kWebhook);
   EXPECT_EQ(r.outcome, DeliveryOutcome::kRetry);
   EXPECT_FALSE(r.error.empty());
-  EXPECT_EQ(Deliver(ReceiverType::kWebhook, "r", "https://x/", "{}", "k", seconds(1)).outcome,
+  EXPECT_EQ(Deliver(ReceiverType::kWebhook, "r", "ftp://x/", "{}", "k", seconds(1)).outcome,
             DeliveryOutcome::kDrop);
 }
 

@@ -4,6 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/testing/testing.h"
+#include "tests/testing/tls_test_server.h"
+
 namespace tidemark::alerting {
 namespace {
 
@@ -62,9 +65,20 @@ TEST(HttpUrlTest, ParsesPlainHttpAndRejectsTheRest) {
   u = ParseHttpUrl("http://[::1]:8080/x");
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->host, "::1");
-  auto https = ParseHttpUrl("https://oapi.dingtalk.com/robot/send");
-  ASSERT_FALSE(https.ok());
-  EXPECT_NE(https.status().message().find("https is not supported"), std::string::npos);
+  auto https = ParseHttpUrl("https://oapi.dingtalk.com/robot/send?access_token=abc");
+  ASSERT_TRUE(https.ok());
+  EXPECT_TRUE(https->tls);
+  EXPECT_EQ(https->port, 443);
+  EXPECT_EQ(https->host, "oapi.dingtalk.com");
+  EXPECT_EQ(https->target, "/robot/send?access_token=abc");
+  EXPECT_FALSE(u->tls);
+  // Secrets in robot URLs never reach logs.
+  EXPECT_EQ(RedactUrl("https://oapi.dingtalk.com/robot/send?access_token=abc"),
+            "https://oapi.dingtalk.com/…");
+  EXPECT_EQ(RedactUrl("https://hooks.slack.com/services/T0/B0/secret"),
+            "https://hooks.slack.com/…");
+  EXPECT_EQ(RedactUrl("http://am:9093"), "http://am:9093");
+  EXPECT_EQ(RedactUrl("http://am:9093/"), "http://am:9093/");
   EXPECT_FALSE(ParseHttpUrl("ftp://x").ok());
   EXPECT_FALSE(ParseHttpUrl("http://x:0/").ok());
   EXPECT_FALSE(ParseHttpUrl("http://x:99999/").ok());
@@ -92,6 +106,18 @@ TEST(PayloadTest, AlertmanagerV2Golden) {
      "startsAt":"2024-05-01T10:00:00Z","endsAt":"2024-05-01T10:01:00Z"}
   ])");
   EXPECT_EQ(json::parse(body), want) << body;
+}
+
+TEST(PayloadTest, AlertmanagerEndsAtUsesTheAlertsOwnWindow) {
+  Alert a = OomAlert();
+  a.valid_until_ms = kStart + 20 * 60000;  // A 5 min rule group: 4 x 5 min.
+  json body =
+      json::parse(AlertmanagerPayload({a}, kStart + 15000, 4 * std::chrono::milliseconds(60000)));
+  EXPECT_EQ(body[0]["endsAt"], "2024-05-01T10:20:00Z") << body;
+  a.valid_until_ms = kStart;  // Already past: the default window applies.
+  body =
+      json::parse(AlertmanagerPayload({a}, kStart + 15000, 4 * std::chrono::milliseconds(60000)));
+  EXPECT_EQ(body[0]["endsAt"], "2024-05-01T10:04:15Z") << body;
 }
 
 // alerting.md §4: webhook payload version 4.
@@ -205,6 +231,30 @@ TEST(ReceiverTypeTest, ParsesNames) {
   auto bad = ParseReceiverType("email");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("\"email\""), std::string::npos);
+}
+
+// https receivers go through TLS with verification on: a server whose certificate no system CA
+// signed is refused (and retried later), and the error names the URL without its secret.
+TEST(DeliverTest, HttpsReceiverVerifiesTheServerCertificate) {
+  testing::TempDir dir;
+  testing::TestPki pki;
+  std::string err = testing::MakeTestPki(dir.path(), &pki);
+  if (!err.empty()) GTEST_SKIP() << "cannot make a test PKI: " << err;
+  int requests = 0;
+  testing::TlsTestServer server(pki.server_crt(), pki.server_key(),
+                                [&](const HttpRequest&, HttpResponse* resp) {
+                                  ++requests;
+                                  resp->body = "ok";
+                                });
+  std::string url =
+      "https://127.0.0.1:" + std::to_string(server.port()) + "/robot/send?access_token=secret";
+  DeliveryResult r =
+      Deliver(ReceiverType::kDingTalk, "ding", url, "{}", "k", std::chrono::seconds(5));
+  EXPECT_EQ(r.outcome, DeliveryOutcome::kRetry);
+  EXPECT_NE(r.error.find("certificate verify failed"), std::string::npos) << r.error;
+  EXPECT_EQ(r.error.find("secret"), std::string::npos) << r.error;
+  EXPECT_EQ(requests, 0);
+  EXPECT_GE(server.failed_handshakes(), 1);
 }
 
 }  // namespace

@@ -165,6 +165,22 @@ TEST_F(DispatcherTest, AlertNotRefreshedResolvesAfterTimeout) {
   EXPECT_EQ(msgs[0].message.alerts[0].ends_at_ms, kT0 + 240000);
 }
 
+// A rule group evaluated every 5 min vouches for its alerts for 20 min: the alert must not be
+// read as gone silent after the default 4 min (a false resolved, then firing, every cycle).
+TEST_F(DispatcherTest, AlertsOwnValidityWindowOverridesTheDefault) {
+  Dispatcher d = Make();
+  Alert a = MakeAlert("Slow", "checkout", "a");
+  a.valid_until_ms = kT0 + 20 * 60000;
+  d.Add(a, 0, route_, "hook", kT0);
+  ASSERT_EQ(d.Flush(kT0 + 1000).size(), 1u);
+  for (int64_t t = kT0 + 61000; t < kT0 + 20 * 60000; t += 60000) {
+    EXPECT_TRUE(d.Flush(t).empty()) << "at +" << (t - kT0) / 1000 << "s";
+  }
+  auto msgs = d.Flush(kT0 + 20 * 60000 + 1000);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].message.alerts[0].ends_at_ms, kT0 + 20 * 60000);
+}
+
 TEST_F(DispatcherTest, RateLimitDefersGroupsAndAggregates) {
   Dispatcher d = Make(true, /*per_minute=*/2);
   for (std::string owner : {"a", "b", "c", "d", "e"}) {

@@ -126,6 +126,7 @@ TEST(RuleEvalTest, PendingFiringResolvedAndResends) {
   EXPECT_FALSE(sent[0].resolved());
   EXPECT_EQ(sent[0].generator_url, "/graph?g0.expr=load+%3E+1&g0.tab=1");
   EXPECT_EQ(r.alerts[0].valid_until_ms, kT0 + 5 * kMin + 4 * kMin);
+  EXPECT_EQ(sent[0].valid_until_ms, kT0 + 5 * kMin + 4 * kMin);  // What receivers use as endsAt.
   h.At(6);  // Sent at 5 m; 5 m + 1 m is not before 6 m.
   EXPECT_TRUE(h.sink.TakeAll().empty());
   h.At(7);
@@ -135,6 +136,7 @@ TEST(RuleEvalTest, PendingFiringResolvedAndResends) {
   sent = h.sink.TakeAll();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].ends_at_ms, kT0 + 7 * kMin);
+  EXPECT_EQ(sent[0].valid_until_ms, 0);
   EXPECT_EQ(sent[0].starts_at_ms, kT0 + 5 * kMin);
   // The resolution is re-sent every resend delay while within the 15 m retention.
   std::vector<int64_t> resend_minutes;

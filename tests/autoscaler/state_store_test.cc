@@ -131,6 +131,23 @@ TEST(StateStoreTest, RoundTripIsExactAndBounded) {
   EXPECT_TRUE(loaded->initialized);
 }
 
+// An API error text cut inside a multi-byte character (invalid UTF-8) must not make Save throw.
+TEST(StateStoreTest, InvalidUtf8InAnErrorMessageIsSaved) {
+  testing::TempDir dir;
+  Policy p = QueryPolicy();
+  StateStore store(dir.path() + "/state");
+  ASSERT_TRUE(store.Open().ok());
+  History h;
+  MetricInput failed;
+  failed.status = Status::Unavailable("query failed: \xe6\x9c\x8d\xe5\x8a");
+  Decision d = Recommend(p, kT0, State(3), {failed}, &h);
+  RecordDecision(d, 10, &h);
+  Status st = store.Save(p, kT0, 10, h);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  auto loaded = store.Load(p.name);
+  EXPECT_TRUE(loaded.ok()) << loaded.status().ToString();
+}
+
 TEST(StateStoreTest, MissingFileIsEmptyCorruptFileIsAnError) {
   testing::TempDir dir;
   StateStore store(dir.path());

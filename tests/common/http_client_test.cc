@@ -268,6 +268,34 @@ TEST(HttpClientTest, OversizedChunkedBodyIsResourceExhausted) {
   EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().ToString();
 }
 
+TEST(HttpClientTest, OversizedBodyEndingAtCloseIsResourceExhausted) {
+  // No Content-Length, not chunked: the body ends when the server closes (a scrape target that
+  // streams). The client must stop at max_body_bytes, not read until the timeout.
+  asio::io_context ioc;
+  asio::ip::tcp::acceptor acceptor(ioc, Loopback());
+  const uint16_t port = acceptor.local_endpoint().port();
+  std::thread server([&] {
+    asio::ip::tcp::socket sock(ioc);
+    beast::error_code ec;
+    acceptor.accept(sock, ec);
+    if (ec) return;
+    beast::flat_buffer buf;
+    Request req;
+    http::read(sock, buf, req, ec);
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n";
+    asio::write(sock, asio::buffer(head), ec);
+    const std::string block(1024, 'y');
+    for (int i = 0; i < 64 && !ec; ++i) asio::write(sock, asio::buffer(block), ec);
+    sock.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  });
+  HttpClientOptions opts;
+  opts.max_body_bytes = 4096;
+  Result<HttpClientResponse> r = HttpClient::Tcp("127.0.0.1", port, opts).Get("/");
+  server.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().ToString();
+}
+
 TEST(HttpClientTest, SequentialRequestsUseFreshConnections) {
   TcpServer server(Loopback(), Echo);
   HttpClient client = HttpClient::Tcp("127.0.0.1", server.endpoint().port());
