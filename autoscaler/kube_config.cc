@@ -90,7 +90,16 @@ Status ParseServerUrl(std::string_view url, KubeConfig* out) {
     return Status::InvalidArgument("server \"" + std::string(url) +
                                    "\": expected https://host[:port]");
   }
-  rest = rest.substr(0, rest.find('/'));
+  const size_t slash = rest.find('/');
+  if (slash != std::string_view::npos) {
+    std::string_view path = rest.substr(slash);
+    path = path.substr(0, path.find_first_of("?#"));
+    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+    out->path_prefix = std::string(path);
+  } else {
+    out->path_prefix.clear();
+  }
+  rest = rest.substr(0, slash);
   std::string host;
   std::string_view port;
   if (!rest.empty() && rest[0] == '[') {

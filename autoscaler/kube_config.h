@@ -19,6 +19,9 @@ struct KubeConfig {
   std::string host;  // API server host name or IP literal (no brackets).
   uint16_t port = 443;
   bool https = true;  // false only for an explicit http:// server (tests, kubectl proxy).
+  // The server URL's path, put before every API path: an API server behind a proxy
+  // (https://rancher/k8s/clusters/c-x). "" or "/x/y" without a trailing slash.
+  std::string path_prefix;
   HttpTlsOptions tls;
   std::string token;       // Bearer token; "" = none (client certificate or anonymous).
   std::string token_file;  // When set, re-read before every request (projected tokens rotate).

@@ -158,7 +158,7 @@ Result<std::unique_ptr<KubernetesClient>> KubernetesClient::Create(
 Result<HttpClientResponse> KubernetesClient::Do(const Call& call) {
   HttpClientRequest req;
   req.method = call.method;
-  req.target = call.path;
+  req.target = config_.path_prefix + call.path;
   req.body = call.body;
   req.timeout = options_.request_timeout;
   req.headers.emplace_back("Accept", "application/json");

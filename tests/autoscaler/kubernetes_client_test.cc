@@ -283,6 +283,23 @@ TEST_F(KubernetesClientTest, SetReplicasSendsAMergePatchToTheScaleSubresource) {
   EXPECT_EQ(json::parse(api_.seen[0].body), json::parse(R"({"spec":{"replicas":5}})"));
 }
 
+// An API server behind a proxy (Rancher): the server URL's path goes before every API path.
+TEST_F(KubernetesClientTest, ServerUrlPathPrefixesEveryRequest) {
+  KubeConfig c;
+  ASSERT_TRUE(ParseServerUrl(
+                  "http://127.0.0.1:" + std::to_string(server_->port()) + "/k8s/clusters/c-x/", &c)
+                  .ok());
+  EXPECT_EQ(c.path_prefix, "/k8s/clusters/c-x");
+  c.token = "secret-token";
+  c.source = "test";
+  auto client = KubernetesClient::Create(c, {});
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  (void)(*client)->SetReplicas(web_, 5);  // The fake server has no proxy prefix: 404.
+  ASSERT_FALSE(api_.seen.empty());
+  EXPECT_EQ(api_.seen.back().path,
+            "/k8s/clusters/c-x/apis/apps/v1/namespaces/default/deployments/web/scale");
+}
+
 TEST_F(KubernetesClientTest, StatefulSetInItsNamespace) {
   auto client = Client();
   ScaleTarget db{"StatefulSet", "prod", "db"};
