@@ -1036,8 +1036,12 @@ void CgroupCollector::CountOomKills(Container& c, Families& f) {
   if (!c.oom_kernel) return;
   const uint64_t now = *c.oom_kernel;
   f.Add(kOomEvents, static_cast<double>(now));
-  const std::optional<uint64_t> last = std::exchange(c.oom_last, now);
-  if (!last || now <= *last || oom_hub_ == nullptr) return;  // First reading, none, or a reset.
+  std::optional<uint64_t> last = std::exchange(c.oom_last, now);
+  // A container first seen after the agent's first cycle started after the agent (or was just
+  // admitted under max_containers): kills already in its first reading happened since, e.g. a
+  // kill within its first interval. Those of containers present at start-up are history.
+  if (!last && collected_once_) last = 0;
+  if (!last || now <= *last || oom_hub_ == nullptr) return;  // Baseline, none, or a reset.
   OomEvent e;
   e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
                   .count();
@@ -1114,6 +1118,7 @@ Status CgroupCollector::Collect(SampleBatch* batch) {
   dirty_.clear();
   if (label_index_dirty_) PublishLabelIndex();
 
+  collected_once_ = true;
   f.base = nullptr;
   f.Add(kSelfContainers, static_cast<double>(containers_.size()));
   f.Add(kSelfDropped, static_cast<double>(dropped_total_));

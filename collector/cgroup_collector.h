@@ -184,6 +184,7 @@ class CgroupCollector final : public Collector {
   bool label_index_dirty_ = true;  // containers_ or their labels changed since the last publish.
   std::shared_ptr<OomEventHub> oom_hub_;
   OomSource oom_source_ = OomSource::kCgroupCounters;
+  bool collected_once_ = false;          // A cycle has completed: later containers are new.
   std::shared_ptr<OomTally> oom_tally_;  // kEbpf: kills noted by the hub handler (any thread).
 
   std::map<uint64_t, std::string> device_names_;  // (major << 32 | minor) -> name

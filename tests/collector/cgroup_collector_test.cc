@@ -537,6 +537,38 @@ TEST(CgroupCollectorTest, OomKillCounterIncreasePublishesOneCgroupEvent) {
   EXPECT_EQ(events.size(), 1u);
 }
 
+// A container that appears after the agent's first cycle and was OOM-killed before its first
+// reading (a kill within its first interval) still gives one event; containers present at the
+// agent's start keep their first reading as a baseline.
+TEST(CgroupCollectorTest, OomKillBeforeANewContainersFirstReadingIsPublished) {
+  WritableFixture fx("v2_docker");
+  tidemark::testing::FakeClock clock;
+  CgroupCollectorOptions opts;
+  opts.rescan_interval = std::chrono::seconds(1);
+  opts.inotify_backstop_interval = std::chrono::seconds(1);
+  auto c = MakeCollector(fx.paths(), clock, opts);
+  auto hub = std::make_shared<OomEventHub>();
+  std::vector<OomEvent> events;
+  hub->Subscribe([&events](const OomEvent& e) { events.push_back(e); });
+  c->SetOomEvents(hub, OomSource::kCgroupCounters);
+  CollectOnce(*c);
+  EXPECT_TRUE(events.empty());
+
+  const std::string id2(64, 'e');
+  const std::string d = "/system.slice/docker-" + kIdD + ".scope";
+  const std::string d2 = "/system.slice/docker-" + id2 + ".scope";
+  std::filesystem::copy(fx.paths().sys + "/fs/cgroup" + d, fx.paths().sys + "/fs/cgroup" + d2,
+                        std::filesystem::copy_options::recursive);
+  fx.Write(d2 + "/memory.events", MemoryEvents(1));
+  clock.Advance(std::chrono::seconds(2));
+  SampleBatch b = CollectOnce(*c);
+  EXPECT_EQ(Value(b, "container_oom_events_total", d2), 1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].cgroup_path, d2);
+  EXPECT_EQ(events[0].count, 1u);
+  EXPECT_EQ(events[0].source, "cgroup");
+}
+
 TEST(CgroupCollectorTest, EbpfOomSourceCountsHubEventsOnTopOfFirstReading) {
   WritableFixture fx("v2_docker");
   tidemark::testing::FakeClock clock;
