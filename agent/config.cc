@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <regex>
 
@@ -20,6 +21,137 @@ const std::vector<std::string>& KnownNodeCollectors() {
   return kNames;
 }
 
+namespace {
+
+Status ParseDouble(const YamlWalker& w, const YAML::Node& v, const std::string& key, double* out) {
+  if (v.IsScalar()) {
+    const std::string& text = v.Scalar();
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+    if (ec == std::errc() && end == text.data() + text.size()) return Status::Ok();
+  }
+  return w.Error(v, key, "expected a number, got " + YamlWalker::Describe(v));
+}
+
+// builtin_rules.<name>: {enabled, threshold, for}.
+Status ParseBuiltinRule(const YamlWalker& w, const YAML::Node& n, const std::string& prefix,
+                        bool* enabled, double* threshold, std::chrono::milliseconds* for_d) {
+  return w.Map(n, prefix, {"enabled", "threshold", "for"},
+               [&](const std::string& k, const YAML::Node& v, const std::string& f) -> Status {
+                 if (k == "enabled") return w.Bool(v, f, enabled);
+                 if (k == "threshold") return ParseDouble(w, v, f, threshold);
+                 return w.Duration(v, f, for_d);
+               });
+}
+
+Status ParseAlertingSection(const YamlWalker& w, const YAML::Node& n, const std::string& prefix,
+                            AlertingSection* a) {
+  return w.Map(
+      n, prefix,
+      {"enabled", "rule_files", "evaluation_interval", "external_labels", "builtin_rules",
+       "notify"},
+      [&](const std::string& k, const YAML::Node& v, const std::string& f) -> Status {
+        if (k == "enabled") return w.Bool(v, f, &a->enabled);
+        if (k == "rule_files") return w.StringList(v, f, &a->rule_files);
+        if (k == "evaluation_interval") return w.Duration(v, f, &a->evaluation_interval);
+        if (k == "notify") return alerting::ParseNotifyConfig(w, v, f, &a->notify);
+        if (k == "external_labels") {
+          if (!v.IsNull() && !v.IsMap()) return w.Error(v, f, "expected a mapping");
+          a->external_labels.clear();
+          for (const auto& kv : v) {
+            std::string value;
+            TIDEMARK_RETURN_IF_ERROR(w.String(kv.second, f + "." + kv.first.Scalar(), &value));
+            a->external_labels.push_back({kv.first.Scalar(), value});
+          }
+          std::sort(a->external_labels.begin(), a->external_labels.end(),
+                    [](const Label& x, const Label& y) { return x.name < y.name; });
+          return Status::Ok();
+        }
+        return w.Map(
+            v, f, {"enabled", "oom", "container_tcp_retransmits", "node_tcp_retrans_ratio"},
+            [&](const std::string& k2, const YAML::Node& v2, const std::string& f2) -> Status {
+              if (k2 == "enabled") return w.Bool(v2, f2, &a->builtin);
+              if (k2 == "oom") {
+                return w.Map(v2, f2, {"enabled", "resolve_after"},
+                             [&](const std::string& k3, const YAML::Node& v3,
+                                 const std::string& f3) -> Status {
+                               if (k3 == "enabled") return w.Bool(v3, f3, &a->oom);
+                               return w.Duration(v3, f3, &a->oom_resolve_after);
+                             });
+              }
+              if (k2 == "container_tcp_retransmits") {
+                return ParseBuiltinRule(w, v2, f2, &a->container_retransmits,
+                                        &a->container_retransmit_rate,
+                                        &a->container_retransmit_for);
+              }
+              return ParseBuiltinRule(w, v2, f2, &a->node_retransmit_ratio,
+                                      &a->node_retransmit_ratio_threshold, &a->node_retransmit_for);
+            });
+      });
+}
+
+void EmitAlertingSection(const AlertingSection& a, YAML::Emitter* out) {
+  auto rule = [&](const char* name, bool on, double threshold, std::chrono::milliseconds d) {
+    *out << YAML::Key << name << YAML::Value << YAML::BeginMap;
+    *out << YAML::Key << "enabled" << YAML::Value << on;
+    *out << YAML::Key << "threshold" << YAML::Value << threshold;
+    *out << YAML::Key << "for" << YAML::Value << FormatDuration(d) << YAML::EndMap;
+  };
+  *out << YAML::BeginMap;
+  *out << YAML::Key << "enabled" << YAML::Value << a.enabled;
+  *out << YAML::Key << "rule_files" << YAML::Value << YAML::Flow << a.rule_files;
+  *out << YAML::Key << "evaluation_interval" << YAML::Value
+       << FormatDuration(a.evaluation_interval);
+  *out << YAML::Key << "external_labels" << YAML::Value << YAML::BeginMap;
+  for (const Label& l : a.external_labels) *out << YAML::Key << l.name << YAML::Value << l.value;
+  *out << YAML::EndMap;
+  *out << YAML::Key << "builtin_rules" << YAML::Value << YAML::BeginMap;
+  *out << YAML::Key << "enabled" << YAML::Value << a.builtin;
+  *out << YAML::Key << "oom" << YAML::Value << YAML::BeginMap;
+  *out << YAML::Key << "enabled" << YAML::Value << a.oom;
+  *out << YAML::Key << "resolve_after" << YAML::Value << FormatDuration(a.oom_resolve_after)
+       << YAML::EndMap;
+  rule("container_tcp_retransmits", a.container_retransmits, a.container_retransmit_rate,
+       a.container_retransmit_for);
+  rule("node_tcp_retrans_ratio", a.node_retransmit_ratio, a.node_retransmit_ratio_threshold,
+       a.node_retransmit_for);
+  *out << YAML::EndMap;
+  *out << YAML::Key << "notify" << YAML::Value << alerting::EmitNotifyConfig(a.notify);
+  *out << YAML::EndMap;
+}
+
+// The effective policies in short: what they scale, bounds, metrics and timing.
+void EmitAutoscalerSection(const autoscaler::AutoscalerConfig& a, YAML::Emitter* out) {
+  *out << YAML::BeginMap;
+  *out << YAML::Key << "state_dir" << YAML::Value
+       << (a.state_dir.empty() ? "<data_dir>/autoscaler" : a.state_dir);
+  *out << YAML::Key << "decision_history" << YAML::Value << a.decision_history;
+  *out << YAML::Key << "policies" << YAML::Value << YAML::BeginSeq;
+  for (const autoscaler::Policy& p : a.policies) {
+    *out << YAML::BeginMap;
+    *out << YAML::Key << "name" << YAML::Value << p.name;
+    *out << YAML::Key << "target" << YAML::Value << p.target.Describe();
+    *out << YAML::Key << "min_replicas" << YAML::Value << p.min_replicas;
+    *out << YAML::Key << "max_replicas" << YAML::Value << p.max_replicas;
+    *out << YAML::Key << "sync_period" << YAML::Value << FormatDuration(p.sync_period);
+    *out << YAML::Key << "dry_run" << YAML::Value << p.dry_run;
+    *out << YAML::Key << "metrics" << YAML::Value << YAML::BeginSeq;
+    for (const autoscaler::MetricSpec& m : p.metrics) {
+      *out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << m.name;
+      if (m.type == autoscaler::MetricType::kCpu) {
+        *out << YAML::Key << "target_utilization" << YAML::Value << m.target_utilization;
+      } else {
+        *out << YAML::Key << "query" << YAML::Value << m.query << YAML::Key << "target_value"
+             << YAML::Value << m.target_value;
+      }
+      *out << YAML::EndMap;
+    }
+    *out << YAML::EndSeq << YAML::EndMap;
+  }
+  *out << YAML::EndSeq << YAML::EndMap;
+}
+
+}  // namespace
+
 Result<AgentConfig> ParseConfig(std::string_view text, std::string_view source) {
   AgentConfig c;
   YAML::Node root;
@@ -36,7 +168,7 @@ Result<AgentConfig> ParseConfig(std::string_view text, std::string_view source) 
     st = w.Map(
         root, "",
         {"listen", "data_dir", "host_root", "interval", "ebpf", "log", "web", "collectors",
-         "storage", "query", "scrape"},
+         "storage", "query", "scrape", "alerting", "autoscaler"},
         [&](const std::string& k, const YAML::Node& v, const std::string& full) -> Status {
           if (k == "listen") return w.String(v, full, &c.listen);
           if (k == "data_dir") return w.String(v, full, &c.data_dir);
@@ -80,6 +212,10 @@ Result<AgentConfig> ParseConfig(std::string_view text, std::string_view source) 
                 });
           }
           if (k == "scrape") return collector::ParseScrapeSection(w, v, full, &c.scrape);
+          if (k == "alerting") return ParseAlertingSection(w, v, full, &c.alerting);
+          if (k == "autoscaler") {
+            return autoscaler::ParseAutoscalerConfig(w, v, full, &c.autoscaler);
+          }
           if (k == "web") {
             return w.Map(v, full, {"max_connections"}, [&](auto&, const YAML::Node& v2, auto& f2) {
               return w.Size(v2, f2, &c.max_connections);
@@ -135,6 +271,7 @@ Result<AgentConfig> ParseConfig(std::string_view text, std::string_view source) 
     return Status::InvalidArgument(std::string(source) + ": " + e.msg);
   }
   if (!st.ok()) return st;
+  c.alerting.notify.evaluation_interval = c.alerting.evaluation_interval;
   TIDEMARK_RETURN_IF_ERROR(ValidateConfig(c, source));
   return c;
 }
@@ -191,13 +328,31 @@ Status ValidateConfig(const AgentConfig& c, std::string_view source) {
   if (c.docker.socket.empty() || c.docker.socket[0] != '/') {
     return bad("collectors.docker.socket", "must be an absolute path");
   }
+  if (c.alerting.evaluation_interval < std::chrono::milliseconds(100)) {
+    return bad("alerting.evaluation_interval", "must be at least 100ms");
+  }
+  if (c.alerting.oom_resolve_after.count() <= 0) {
+    return bad("alerting.builtin_rules.oom.resolve_after", "must be greater than 0");
+  }
+  for (const std::string& f : c.alerting.rule_files) {
+    if (f.empty()) return bad("alerting.rule_files", "empty path");
+  }
+  TIDEMARK_RETURN_IF_ERROR(
+      alerting::ValidateNotifyConfig(c.alerting.notify, std::string(source) + ": alerting"));
   return Status::Ok();
 }
 
 Result<AgentConfig> LoadConfigFile(const std::string& path) {
   auto text = ReadFile(path);
   if (!text.ok()) return Status(text.status().code(), "config file " + text.status().message());
-  return ParseConfig(*text, path);
+  auto c = ParseConfig(*text, path);
+  if (!c.ok()) return c;
+  // Relative rule_files are relative to the config file, as Prometheus resolves them.
+  size_t slash = path.rfind('/');
+  for (std::string& f : c->alerting.rule_files) {
+    if (f[0] != '/' && slash != std::string::npos) f = path.substr(0, slash + 1) + f;
+  }
+  return c;
 }
 
 std::string ConfigToYaml(const AgentConfig& c) {
@@ -230,6 +385,10 @@ std::string ConfigToYaml(const AgentConfig& c) {
   out << YAML::EndMap;
   out << YAML::Key << "scrape" << YAML::Value;
   collector::EmitScrapeSection(c.scrape, c.interval, &out);
+  out << YAML::Key << "alerting" << YAML::Value;
+  EmitAlertingSection(c.alerting, &out);
+  out << YAML::Key << "autoscaler" << YAML::Value;
+  EmitAutoscalerSection(c.autoscaler, &out);
   out << YAML::Key << "collectors" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "cgroup" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "enabled" << YAML::Value << c.cgroup.enabled;

@@ -7,7 +7,10 @@
 #include <string_view>
 #include <vector>
 
+#include "alerting/notify_config.h"
+#include "autoscaler/policy.h"
 #include "collector/scrape.h"
+#include "common/labels.h"
 #include "common/status.h"
 
 namespace tidemark::agent {
@@ -48,6 +51,27 @@ struct QuerySection {
   size_t max_concurrency = 4;       // Queries evaluated at once; more wait. Default: 4
 };
 
+// The `alerting:` section: rule files, the built-in rules and the notify part (owners, receivers,
+// routes, rate limit, outbox; see alerting/notify_config.h).
+struct AlertingSection {
+  bool enabled = true;                  // Default: true
+  std::vector<std::string> rule_files;  // Globs as Prometheus takes them. Default: none
+  // Rule groups without their own interval; also the notifier's endsAt window. Default: 15s
+  std::chrono::milliseconds evaluation_interval{15000};
+  Labels external_labels;  // Sorted by name. Default: none
+  bool builtin = true;     // builtin_rules.enabled: all built-in rules. Default: true
+  bool oom = true;         // builtin_rules.oom.enabled. Default: true
+  // How long an OOM alert stays firing after the last kill, then it is resolved. Default: 5m
+  std::chrono::milliseconds oom_resolve_after = std::chrono::minutes(5);
+  bool container_retransmits = true;     // Default: true
+  double container_retransmit_rate = 1;  // Segments/s. Default: 1
+  std::chrono::milliseconds container_retransmit_for = std::chrono::minutes(5);  // Default: 5m
+  bool node_retransmit_ratio = true;                                             // Default: true
+  double node_retransmit_ratio_threshold = 0.01;                                 // Default: 0.01
+  std::chrono::milliseconds node_retransmit_for = std::chrono::minutes(5);       // Default: 5m
+  alerting::NotifyConfig notify;  // notify.evaluation_interval follows evaluation_interval.
+};
+
 struct AgentConfig {
   std::string listen = "127.0.0.1:9920";     // Default: 127.0.0.1:9920
   std::string data_dir = "./data";           // Default: ./data
@@ -63,6 +87,8 @@ struct AgentConfig {
   StorageSection storage;
   QuerySection query;
   collector::ScrapeConfig scrape;  // Application targets. Default: none
+  AlertingSection alerting;
+  autoscaler::AutoscalerConfig autoscaler;  // Policies (autoscaler/policy.h). Default: none
 };
 
 // Parses YAML or JSON text. `source` names the file in error messages:

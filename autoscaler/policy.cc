@@ -356,7 +356,15 @@ Status ParsePolicy(const YamlWalker& w, const YAML::Node& node, const std::strin
         }
         if (k == "initial_readiness_delay") return w.Duration(v, full, &p.initial_readiness_delay);
         if (k == "dry_run") return w.Bool(v, full, &p.dry_run);
-        if (k == "metric_sources") return w.StringList(v, full, &p.metric_sources);
+        if (k == "metric_sources") {
+          TIDEMARK_RETURN_IF_ERROR(w.StringList(v, full, &p.metric_sources));
+          for (const std::string& url : p.metric_sources) {
+            if (!url.starts_with("http://") && !url.starts_with("https://")) {
+              return w.Error(v, full, "expected http(s)://host:port[/prefix], got \"" + url + "\"");
+            }
+          }
+          return Status::Ok();
+        }
         if (k == "scale_in_window") return ParseScaleInWindow(w, v, full, &p.scale_in);
         if (k == "tolerance") {
           if (v.IsMap()) {

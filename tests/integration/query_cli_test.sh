@@ -6,7 +6,9 @@ source "$(dirname "$0")/lib/common.sh"
 
 port=$(free_port)
 data="$WORK/data-$port"
-start_agent "$port" --interval 200ms --no-ebpf
+# Alerting off: /api/v1/rules is compared with a Prometheus that has no rules.
+echo 'alerting: {enabled: false}' >"$WORK/agent.yml"
+start_agent "$port" --interval 200ms --no-ebpf --config "$WORK/agent.yml"
 A="http://127.0.0.1:$port"
 
 # Instant query over HTTP: an aligned table with the series, value and time.
