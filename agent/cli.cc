@@ -133,8 +133,8 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
                        SystemClock::Instance());
   }
   if (cmd == "autoscaler") {
-    return autoscaler::RunAutoscalerCli(std::vector<std::string>(args.begin() + 1, args.end()),
-                                        out, err);
+    return autoscaler::RunAutoscalerCli(std::vector<std::string>(args.begin() + 1, args.end()), out,
+                                        err);
   }
   if (cmd == "tsdb") {
     return RunTsdbCli(std::vector<std::string>(args.begin() + 1, args.end()), out, err);

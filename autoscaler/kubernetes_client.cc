@@ -103,11 +103,20 @@ Replica PodToReplica(const json& pod, double* cpu) {
   if (!r.ready) {
     for (size_t i = 0; i < why.size(); ++i) r.message += (i ? "; " : "") + why[i];
   }
-  double total = 0;
+  double total = 0, limits = 0;
+  bool all_requests = true, all_limits = true;
   for (const json& c : At(pod, {"spec", "containers"})) {
     std::optional<double> q = ParseCpuQuantity(StrAt(c, {"resources", "requests", "cpu"}));
+    std::optional<double> l = ParseCpuQuantity(StrAt(c, {"resources", "limits", "cpu"}));
+    // Kubernetes defaults a missing request to the limit.
+    if (!q && l) q = l;
     if (q) total += *q;
+    all_requests = all_requests && q.has_value();
+    if (l) limits += *l;
+    all_limits = all_limits && l.has_value();
   }
+  r.cpu_request_cores = all_requests ? total : 0;
+  r.cpu_limit_cores = all_limits ? limits : 0;
   *cpu = total;
   return r;
 }

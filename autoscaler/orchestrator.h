@@ -29,6 +29,10 @@ struct Replica {
   bool ready = false;        // Running and passing its health/readiness check (when it has one).
   int64_t started_ms = 0;    // When it started running; 0 when unknown.
   std::string message;       // Why it is not running/ready (e.g. "no suitable node"), else "".
+  // The replica's CPU request and limit in cores, summed over its containers; 0 when any of
+  // them has none (then utilisation against that basis cannot be computed, as in the HPA).
+  double cpu_request_cores = 0;
+  double cpu_limit_cores = 0;
   // Last change of `ready` (Kubernetes Ready.LastTransitionTime); 0 when unknown. The recommender
   // uses it for CPU's initial-readiness rules.
   int64_t ready_changed_ms = 0;
@@ -38,8 +42,8 @@ struct Replica {
 struct ScaleState {
   int32_t desired = 0;            // Replicas in the spec (what was last asked for).
   std::vector<Replica> replicas;  // The current replicas, including pending/failed ones.
-  // CPU per replica the utilisation is measured against: the limit (Swarm
-  // Resources.Limits.NanoCPUs) or request (Kubernetes); 0 when none is set.
+  // CPU per replica for replicas that carry neither cpu_request_cores nor cpu_limit_cores (recorded
+  // metrics in `simulate`, tests); real clients fill the per-replica fields.
   double cpu_cores_per_replica = 0;
   std::string version;  // Swarm Version.Index / Kubernetes resourceVersion, for logs.
 };

@@ -333,6 +333,7 @@ Status ParsePolicy(const YamlWalker& w, const YAML::Node& node, const std::strin
   bool has_target = false, has_max = false;
   auto key = [&](const std::string& k) { return prefix.empty() ? k : prefix + "." + k; };
   std::optional<double> tol_up, tol_down;
+  std::vector<size_t> cpu_basis_defaulted;  // cpu metrics without `against`.
   TIDEMARK_RETURN_IF_ERROR(w.Map(
       node, prefix,
       {"name", "target", "min_replicas", "max_replicas", "allow_scale_to_zero", "metrics",
@@ -389,6 +390,9 @@ Status ParsePolicy(const YamlWalker& w, const YAML::Node& node, const std::strin
             MetricSpec m;
             TIDEMARK_RETURN_IF_ERROR(
                 ParseMetric(w, v[i], full + "[" + std::to_string(i) + "]", &m));
+            if (m.type == MetricType::kCpu && !(v[i].IsMap() && v[i]["against"])) {
+              cpu_basis_defaulted.push_back(p.metrics.size());
+            }
             p.metrics.push_back(std::move(m));
           }
           return Status::Ok();
@@ -412,7 +416,13 @@ Status ParsePolicy(const YamlWalker& w, const YAML::Node& node, const std::strin
     MetricSpec m;
     m.name = "cpu";
     m.target_utilization = 80;
+    cpu_basis_defaulted.push_back(0);
     p.metrics.push_back(m);
+  }
+  // Without `against`, CPU is measured as the orchestrator's own autoscaling does: against the
+  // request on Kubernetes (the HPA's basis), the limit on Swarm (services rarely reserve CPU).
+  for (size_t i : cpu_basis_defaulted) {
+    p.metrics[i].against = p.orchestrator == "kubernetes" ? CpuBasis::kRequest : CpuBasis::kLimit;
   }
   TIDEMARK_RETURN_IF_ERROR(ValidatePolicy(p));
   *out = std::move(p);

@@ -27,6 +27,7 @@ struct MetricSpec {
   MetricType type = MetricType::kCpu;
   std::string name;                // "cpu", "query", or the `name:` key; CSV columns, messages.
   int32_t target_utilization = 0;  // cpu: percent of the basis (1..1000).
+  // Default: request on Kubernetes (the HPA's basis), limit on Swarm.
   CpuBasis against = CpuBasis::kLimit;
   std::string query;  // query: PromQL, evaluated to one number for the whole service.
   double target_value = 0;

@@ -40,12 +40,24 @@ int32_t Utilization(int64_t usage_milli, int64_t request_milli) {
 MetricProposal CpuReplicas(const Policy& policy, const MetricSpec& m, int64_t now_ms,
                            const ScaleState& state, const MetricInput& in) {
   if (!in.status.ok()) return Invalid(m, "cpu metric: " + in.status.message());
-  const int64_t request = std::llround(state.cpu_cores_per_replica * 1000);
-  if (request <= 0) {
-    return Invalid(m, std::string("missing CPU ") +
-                          (m.against == CpuBasis::kLimit ? "limit" : "request") +
-                          " on the target's replicas (needed for cpu utilisation)");
+  const char* basis_name = m.against == CpuBasis::kLimit ? "limit" : "request";
+  // The basis of each replica in millicores: its own request/limit when the orchestrator gave
+  // them, else the state-wide value (recorded metrics). HPA sums requests over the pods counted.
+  std::map<std::string, int64_t> basis;
+  for (const Replica& r : state.replicas) {
+    double cores = m.against == CpuBasis::kLimit ? r.cpu_limit_cores : r.cpu_request_cores;
+    if (r.cpu_limit_cores <= 0 && r.cpu_request_cores <= 0) cores = state.cpu_cores_per_replica;
+    basis[r.name] = std::llround(std::max(0.0, cores) * 1000);
   }
+  auto total_basis = [&](const std::map<std::string, int64_t>& counted, std::string* missing_on) {
+    int64_t sum = 0;
+    for (const auto& [name, _] : counted) {
+      const int64_t b = basis[name];
+      if (b <= 0 && missing_on->empty()) *missing_on = name;
+      sum += b;
+    }
+    return sum;
+  };
   const Tolerances tol{policy.scale_up.tolerance, policy.scale_down.tolerance};
   const int32_t current = state.desired;
   std::map<std::string, int64_t> metrics;  // Ready replicas' usage, millicores.
@@ -85,9 +97,15 @@ MetricProposal CpuReplicas(const Policy& policy, const MetricSpec& m, int64_t no
     return Invalid(m,
                    "did not receive CPU samples for any ready replica (replicas might be unready)");
   }
+  std::string no_basis;
+  const int64_t request_sum = total_basis(metrics, &no_basis);
+  if (!no_basis.empty()) {
+    return Invalid(m, std::string("missing CPU ") + basis_name + " on replica " + no_basis +
+                          " (needed for cpu utilisation against the " + basis_name + ")");
+  }
   int64_t usage = 0;
   for (const auto& [_, v] : metrics) usage += v;
-  const int32_t util = Utilization(usage, request * static_cast<int64_t>(metrics.size()));
+  const int32_t util = Utilization(usage, request_sum);
   const double ratio = static_cast<double>(util) / m.target_utilization;
   MetricProposal p;
   p.metric = m.name;
@@ -103,7 +121,7 @@ MetricProposal CpuReplicas(const Policy& policy, const MetricSpec& m, int64_t no
   if (!missing.empty()) {
     if (ratio < 1.0) {
       const int64_t fallback = std::max<int64_t>(100, m.target_utilization);
-      for (const auto& name : missing) metrics[name] = request * fallback / 100;
+      for (const auto& name : missing) metrics[name] = basis[name] * fallback / 100;
     } else if (ratio > 1.0) {
       for (const auto& name : missing) metrics[name] = 0;
     }
@@ -113,9 +131,10 @@ MetricProposal CpuReplicas(const Policy& policy, const MetricSpec& m, int64_t no
   }
   usage = 0;
   for (const auto& [_, v] : metrics) usage += v;
-  const double new_ratio =
-      static_cast<double>(Utilization(usage, request * static_cast<int64_t>(metrics.size()))) /
-      m.target_utilization;
+  // Replicas added by the conservative path count with their own basis (0 when unknown).
+  std::string ignored;
+  const double new_ratio = static_cast<double>(Utilization(usage, total_basis(metrics, &ignored))) /
+                           m.target_utilization;
   if (tol.Within(new_ratio) || (ratio < 1.0 && new_ratio > 1.0) ||
       (ratio > 1.0 && new_ratio < 1.0)) {
     p.replicas = current;

@@ -182,11 +182,12 @@ Result<ScaleState> SwarmClient::GetScale(const ScaleTarget& target) {
   const json& limit = At(svc, {"Spec", "TaskTemplate", "Resources", "Limits", "NanoCPUs"});
   const json& reservation =
       At(svc, {"Spec", "TaskTemplate", "Resources", "Reservations", "NanoCPUs"});
-  if (limit.is_number() && limit.get<double>() > 0) {
-    st.cpu_cores_per_replica = limit.get<double>() / 1e9;
-  } else if (reservation.is_number() && reservation.get<double>() > 0) {
-    st.cpu_cores_per_replica = reservation.get<double>() / 1e9;
-  }
+  const double limit_cores =
+      limit.is_number() && limit.get<double>() > 0 ? limit.get<double>() / 1e9 : 0;
+  const double reserved_cores = reservation.is_number() && reservation.get<double>() > 0
+                                    ? reservation.get<double>() / 1e9
+                                    : 0;
+  st.cpu_cores_per_replica = limit_cores > 0 ? limit_cores : reserved_cores;
   std::string id = StrAt(svc, {"ID"});
   json filters = {{"service", {id.empty() ? target.name : id}}, {"desired-state", {"running"}}};
   const std::string tasks_path = "/tasks?filters=" + PercentEncode(filters.dump());
@@ -206,7 +207,12 @@ Result<ScaleState> SwarmClient::GetScale(const ScaleTarget& target) {
   }
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto& [slot, rep] : sorted) st.replicas.push_back(std::move(rep));
+  for (auto& [slot, rep] : sorted) {
+    // Every task runs the service's one spec: its limit and reservation ("request").
+    rep.cpu_limit_cores = limit_cores;
+    rep.cpu_request_cores = reserved_cores;
+    st.replicas.push_back(std::move(rep));
+  }
   return st;
 }
 

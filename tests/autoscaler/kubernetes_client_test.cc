@@ -260,6 +260,8 @@ TEST_F(KubernetesClientTest, GetScaleReadsScaleAndPodsBySelector) {
   EXPECT_EQ(r1.started_ms, 1795341600000);
   EXPECT_EQ(r1.ready_changed_ms, 1795341605000);
   EXPECT_EQ(r1.message, "");
+  EXPECT_DOUBLE_EQ(r1.cpu_request_cores, 0.5);  // Summed over the pod's containers.
+  EXPECT_DOUBLE_EQ(r1.cpu_limit_cores, 0);      // No limits set.
   EXPECT_TRUE(st->replicas[1].running);
   EXPECT_FALSE(st->replicas[1].ready);
   EXPECT_EQ(st->replicas[1].message, "running, not Ready");

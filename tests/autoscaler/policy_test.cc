@@ -94,6 +94,29 @@ TEST(PolicyTest, KubernetesDefaults) {
   EXPECT_FALSE(p->legacy_behavior);
 }
 
+// Without `against`, CPU is measured as each orchestrator's own autoscaling does.
+TEST(PolicyTest, CpuBasisDefaultsToRequestOnKubernetesAndLimitOnSwarm) {
+  auto k = ParsePolicyText(
+      "name: k\ntarget: {deployment: default/web}\nmax_replicas: 5\n"
+      "metrics: [{type: cpu, target_utilization: 70}]\n",
+      "k.yaml");
+  ASSERT_TRUE(k.ok()) << k.status().ToString();
+  EXPECT_EQ(k->metrics[0].against, CpuBasis::kRequest);
+  auto k_default =
+      ParsePolicyText("name: k\ntarget: {deployment: default/web}\nmax_replicas: 5\n", "k.yaml");
+  ASSERT_TRUE(k_default.ok()) << k_default.status().ToString();
+  EXPECT_EQ(k_default->metrics[0].against, CpuBasis::kRequest);
+  auto s = ParsePolicyText("name: s\ntarget: {service: web}\nmax_replicas: 5\n", "s.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->metrics[0].against, CpuBasis::kLimit);
+  auto k_limit = ParsePolicyText(
+      "name: k\ntarget: {deployment: default/web}\nmax_replicas: 5\n"
+      "metrics: [{type: cpu, target_utilization: 70, against: limit}]\n",
+      "k.yaml");
+  ASSERT_TRUE(k_limit.ok()) << k_limit.status().ToString();
+  EXPECT_EQ(k_limit->metrics[0].against, CpuBasis::kLimit);
+}
+
 void ExpectError(const std::string& yaml, const std::string& want) {
   auto p = ParsePolicyText(yaml, "p.yaml");
   ASSERT_FALSE(p.ok()) << yaml;

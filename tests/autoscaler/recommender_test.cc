@@ -450,5 +450,39 @@ TEST(RecommenderTest, PruneKeepsOnlyWhatWindowsNeed) {
   EXPECT_EQ(h.decisions.size(), 3u);
 }
 
+// HPA sums each counted pod's own request: during a rollout from 500m to 1000m requests the
+// utilisation is Σusage / Σrequests, not usage over the largest request times the count.
+TEST(RecommenderTest, CpuBasisIsSummedOverEachReplicasOwnRequest) {
+  Policy p = CpuPolicy(50);
+  p.metrics[0].against = CpuBasis::kRequest;
+  ScaleState s = State(2);
+  s.cpu_cores_per_replica = 0;
+  s.replicas[0].cpu_request_cores = 0.5;
+  s.replicas[1].cpu_request_cores = 1.0;
+  s.replicas[0].cpu_limit_cores = s.replicas[1].cpu_limit_cores = 2.0;
+  Decision d = Decide(p, s, {Cpu({0.5, 0.4})});
+  ASSERT_TRUE(d.metrics[0].valid) << d.metrics[0].error;
+  EXPECT_EQ(d.metrics[0].utilization, 60);  // 900m / 1500m.
+  EXPECT_EQ(d.metrics[0].replicas, 3);      // ceil(1.2 × 2).
+  p.metrics[0].against = CpuBasis::kLimit;  // 900m / 4000m = 22 %.
+  d = Decide(p, s, {Cpu({0.5, 0.4})});
+  EXPECT_EQ(d.metrics[0].utilization, 22);
+}
+
+// Measuring against a basis a replica lacks is an invalid metric (HPA: missing request), never a
+// silent switch to the other basis.
+TEST(RecommenderTest, MissingBasisOnAReplicaIsAnInvalidMetric) {
+  Policy p = CpuPolicy(50);
+  p.metrics[0].against = CpuBasis::kRequest;
+  ScaleState s = State(2);
+  s.cpu_cores_per_replica = 0;
+  s.replicas[0].cpu_limit_cores = s.replicas[1].cpu_limit_cores = 0.5;  // Limits, no request.
+  Decision d = Decide(p, s, {Cpu({0.5, 0.4})});
+  ASSERT_FALSE(d.metrics[0].valid);
+  EXPECT_NE(d.metrics[0].error.find("missing CPU request on replica p0"), std::string::npos)
+      << d.metrics[0].error;
+  EXPECT_FALSE(d.call_orchestrator);
+}
+
 }  // namespace
 }  // namespace tidemark::autoscaler

@@ -98,6 +98,9 @@ TEST_F(SwarmClientPrivilegedTest, GetScaleOfARunningService) {
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   EXPECT_EQ(st->desired, 1);
   EXPECT_DOUBLE_EQ(st->cpu_cores_per_replica, 0.5);
+  ASSERT_FALSE(st->replicas.empty());
+  EXPECT_DOUBLE_EQ(st->replicas[0].cpu_limit_cores, 0.5);  // --limit-cpu, no reservation.
+  EXPECT_DOUBLE_EQ(st->replicas[0].cpu_request_cores, 0);
   EXPECT_EQ(st->version, Docker("service inspect --format '{{.Version.Index}}' tm-get"));
   ASSERT_EQ(st->replicas.size(), 1u);
   const Replica& r = st->replicas[0];
