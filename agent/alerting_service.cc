@@ -15,6 +15,7 @@
 #include "alerting/notifier.h"
 #include "alerting/rule_file.h"
 #include "alerting/rules_api.h"
+#include "common/logging.h"
 #include "tsdb/db.h"
 #include "tsdb/promql/engine.h"
 
@@ -275,7 +276,7 @@ class AlertingService final : public Service {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = false;
     }
-    thread_ = std::thread([this] { Loop(); });
+    thread_ = std::thread([this] { RunGuarded("alerting", [this] { Loop(); }); });
     if (notifier_ != nullptr && config_.notify.receivers.empty()) {
       spdlog::info("alerting: no receivers configured: alerts go to the log and /api/v1/alerts");
     }

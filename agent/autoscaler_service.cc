@@ -9,6 +9,7 @@
 #include "autoscaler/kubernetes_client.h"
 #include "autoscaler/swarm_client.h"
 #include "common/host_paths.h"
+#include "common/logging.h"
 
 namespace tidemark::agent {
 
@@ -112,7 +113,7 @@ Result<std::unique_ptr<AutoscalerService>> AutoscalerService::Create(
 
 Status AutoscalerService::Start() {
   if (thread_.joinable()) return Status::Ok();
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] { RunGuarded("autoscaler", [this] { Loop(); }); });
   return Status::Ok();
 }
 

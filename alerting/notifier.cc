@@ -7,6 +7,8 @@
 #include <climits>
 #include <cstdio>
 
+#include "common/logging.h"
+
 namespace tidemark::alerting {
 
 namespace {
@@ -190,7 +192,7 @@ void Notifier::Start() {
     running_ = true;
   }
   outbox_->Start();
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] { RunGuarded("alerting notifier", [this] { Loop(); }); });
 }
 
 void Notifier::Stop() {

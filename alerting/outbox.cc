@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/logging.h"
+
 namespace tidemark::alerting {
 
 struct Outbox::Lane {
@@ -271,7 +273,8 @@ void Outbox::EnsureLaneLocked(const std::string& key) {
   lane->key = key;
   Lane* raw = lane.get();
   lanes_[key] = std::move(lane);
-  raw->thread = std::thread([this, raw] { LaneLoop(raw); });
+  raw->thread =
+      std::thread([this, raw] { RunGuarded("alerting outbox", [this, raw] { LaneLoop(raw); }); });
 }
 
 void Outbox::Start() {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "alerting/template.h"
+#include "common/logging.h"
 
 namespace tidemark::alerting {
 namespace {
@@ -640,23 +641,25 @@ void RuleManager::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable()) return;
   stop_ = false;
-  thread_ = std::thread([this] {
-    while (true) {
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        if (stop_) return;
-        int64_t next = INT64_MAX;
-        for (const auto& [key, e] : groups_) next = std::min(next, e.next_eval_ms);
-        const int64_t now = ToUnixMillis(clock_.Now());
-        if (next > now) {
-          const int64_t wait = std::min<int64_t>(next - now, 1000);
-          cv_.wait_for(lock, milliseconds(wait));
-          continue;
-        }
+  thread_ = std::thread([this] { RunGuarded("rule evaluation", [this] { EvalLoop(); }); });
+}
+
+void RuleManager::EvalLoop() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (stop_) return;
+      int64_t next = INT64_MAX;
+      for (const auto& [key, e] : groups_) next = std::min(next, e.next_eval_ms);
+      const int64_t now = ToUnixMillis(clock_.Now());
+      if (next > now) {
+        const int64_t wait = std::min<int64_t>(next - now, 1000);
+        cv_.wait_for(lock, milliseconds(wait));
+        continue;
       }
-      RunDue();
     }
-  });
+    RunDue();
+  }
 }
 
 void RuleManager::Stop() {

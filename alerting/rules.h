@@ -201,6 +201,7 @@ class RuleManager {
     bool should_restore = false;
   };
   void EvalGroup(Entry& e, int64_t ts_ms);
+  void EvalLoop();  // The body of the Start() thread.
   int64_t FirstSlot(const RuleGroup& g, int64_t now_ms) const;
 
   RuleManagerOptions options_;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "common/logging.h"
+
 namespace tidemark::collector {
 
 namespace {
@@ -189,9 +191,10 @@ void Scraper::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (scheduler_.joinable()) return;
   stopping_ = false;
-  scheduler_ = std::thread([this] { SchedulerThread(); });
+  scheduler_ =
+      std::thread([this] { RunGuarded("scrape scheduler", [this] { SchedulerThread(); }); });
   for (size_t i = 0; i < std::max<size_t>(1, options_.workers); ++i) {
-    workers_.emplace_back([this] { WorkerThread(); });
+    workers_.emplace_back([this] { RunGuarded("scrape worker", [this] { WorkerThread(); }); });
   }
 }
 

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <ctime>
+#include <thread>
 
 namespace tidemark {
 
@@ -104,6 +105,20 @@ bool RateLimiter::Allow(std::string_view key, uint64_t* suppressed) {
   }
   ++e.suppressed;
   return false;
+}
+
+void RunGuarded(std::string_view thread, const std::function<void()>& body) {
+  for (;;) {
+    try {
+      body();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("{}: unexpected error, restarting in 1s: {}", thread, e.what());
+    } catch (...) {
+      spdlog::error("{}: unexpected non-standard exception, restarting in 1s", thread);
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
 }
 
 }  // namespace tidemark

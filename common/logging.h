@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -39,5 +40,10 @@ class RateLimiter {
   std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;  // Guarded by mu_.
 };
+
+// The body of a background thread: runs `body` until it returns; an exception escaping it (which
+// would otherwise terminate the agent) is logged as an error naming `thread` and `body` is run
+// again after a second, so the subsystem keeps working with the state it kept.
+void RunGuarded(std::string_view thread, const std::function<void()>& body);
 
 }  // namespace tidemark
