@@ -79,5 +79,7 @@ query_has_result() {  # query_has_result EXPR: within 5 s the instant query retu
 }
 query_has_result 'node:load1:copy' || fail "recording rule output not in the store"
 query_has_result 'ALERTS{alertname="AlwaysFiring",alertstate="firing"}' || fail "ALERTS series not in the store"
-curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^tidemark_alerting_rule_load_errors [1-9]' || fail "tidemark_alerting_rule_load_errors is not > 0"
+# Not piped into grep -q: it exits at the first match, and curl's failed write fails the pipeline.
+metrics=$(curl -fsS "http://127.0.0.1:$port/metrics")
+grep -q '^tidemark_alerting_rule_load_errors [1-9]' <<<"$metrics" || fail "tidemark_alerting_rule_load_errors is not > 0"
 pass "broken group skipped with file:line: reason; good, survivor and built-in groups evaluate; recording output and ALERTS stored"
