@@ -160,7 +160,7 @@ void AutoscalerService::RunOnce(bool fresh_data) {
     if (rt.rollout) FollowRollout(rt, now_ms);
     bool due = now_ms >= rt.next_sync_ms;
     if (!due && fresh_data && now_ms - rt.last_reconcile_ms >= options_.fast_path_min_gap.count() &&
-        WouldRescale(rt, now_ms)) {
+        PanicBetweenSyncs(rt, now_ms)) {
       due = true;
     }
     if (!due) continue;
@@ -173,7 +173,8 @@ void AutoscalerService::RunOnce(bool fresh_data) {
 std::vector<MetricInput> AutoscalerService::Measure(Runtime& rt, const ScaleState& state,
                                                     int64_t now_ms) {
   std::vector<MetricInput> inputs;
-  std::optional<Result<std::map<std::string, autoscaler::ReplicaSample>>> cpu;  // Asked once.
+  // Asked once per pass: the rate over the window, and the last interval for the panic check.
+  std::optional<Result<std::map<std::string, autoscaler::ReplicaSample>>> cpu, cpu_recent;
   for (const autoscaler::MetricSpec& m : rt.policy.metrics) {
     MetricInput in;
     if (m.type == autoscaler::MetricType::kCpu) {
@@ -182,14 +183,24 @@ std::vector<MetricInput> AutoscalerService::Measure(Runtime& rt, const ScaleStat
         for (const autoscaler::Replica& r : state.replicas) {
           if (!r.container_id.empty() && !r.failed) ids.push_back(r.container_id);
         }
-        cpu = rt.source->ContainerCpu(ids, now_ms, options_.cpu_window);
+        cpu = rt.source->ContainerCpu(ids, now_ms, options_.cpu_window,
+                                      autoscaler::CpuRate::kAverage);
+        if (rt.policy.panic.enabled && cpu->ok()) {
+          cpu_recent = rt.source->ContainerCpu(ids, now_ms, options_.cpu_window,
+                                               autoscaler::CpuRate::kLastInterval);
+        }
       }
       if (!cpu->ok()) {
         in.status = cpu->status();
       } else {
         for (const autoscaler::Replica& r : state.replicas) {
+          if (r.container_id.empty()) continue;
           auto it = (*cpu)->find(r.container_id);
-          if (!r.container_id.empty() && it != (*cpu)->end()) in.cpu[r.name] = it->second;
+          if (it != (*cpu)->end()) in.cpu[r.name] = it->second;
+          if (cpu_recent && cpu_recent->ok()) {
+            auto recent = (*cpu_recent)->find(r.container_id);
+            if (recent != (*cpu_recent)->end()) in.cpu_recent[r.name] = recent->second;
+          }
         }
       }
     } else {
@@ -205,14 +216,14 @@ std::vector<MetricInput> AutoscalerService::Measure(Runtime& rt, const ScaleStat
   return inputs;
 }
 
-bool AutoscalerService::WouldRescale(Runtime& rt, int64_t now_ms) {
+bool AutoscalerService::PanicBetweenSyncs(Runtime& rt, int64_t now_ms) {
   if (!rt.last_state) return false;
   // Records the recommendation like a sync would, so the stabilization windows see every
   // per-cycle evaluation (a scale-in then waits the whole window after the load's last peak).
   Decision d = autoscaler::Recommend(rt.policy, now_ms, *rt.last_state,
                                      Measure(rt, *rt.last_state, now_ms), &rt.history);
   Publish(rt, &d);  // The metrics show every cycle's values, not only each sync's.
-  return d.rescale;
+  return autoscaler::ActBetweenSyncs(d);
 }
 
 void AutoscalerService::Fail(Runtime& rt, int64_t now_ms, const std::string& reason,

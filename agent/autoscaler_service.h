@@ -1,6 +1,6 @@
 // The autoscaler controller: for each policy, every sync period (and at once when a collection
-// cycle's fresh data takes a metric out of tolerance) reads the target's scale, measures its
-// metrics, runs the HPA recommender, scales through the orchestrator, follows the rollout, and
+// cycle's fresh data calls for a panic scale-up, Policy::panic) reads the target's scale, measures
+// its metrics, runs the HPA recommender, scales through the orchestrator, follows the rollout, and
 // persists the decision under the state dir. Serves /api/v1/autoscaler/decisions.
 #pragma once
 
@@ -76,9 +76,9 @@ class AutoscalerService final : public Service {
   struct Runtime;
   AutoscalerService(AutoscalerServiceOptions options, const Clock& clock);
   void Reconcile(Runtime& rt, int64_t now_ms);
-  // Whether the cached scale state plus fresh metrics would change the replica count now; the
-  // recommendation is recorded in the policy's history.
-  bool WouldRescale(Runtime& rt, int64_t now_ms);
+  // Evaluates the cached scale state with fresh metrics between syncs (the recommendation is
+  // recorded in the policy's history); true for a panic scale-up, which is not left to wait.
+  bool PanicBetweenSyncs(Runtime& rt, int64_t now_ms);
   std::vector<autoscaler::MetricInput> Measure(Runtime& rt, const autoscaler::ScaleState& state,
                                                int64_t now_ms);
   void FollowRollout(Runtime& rt, int64_t now_ms);

@@ -134,6 +134,19 @@ void EmitAutoscalerSection(const autoscaler::AutoscalerConfig& a, YAML::Emitter*
     *out << YAML::Key << "max_replicas" << YAML::Value << p.max_replicas;
     *out << YAML::Key << "sync_period" << YAML::Value << FormatDuration(p.sync_period);
     *out << YAML::Key << "dry_run" << YAML::Value << p.dry_run;
+    // The windows and the fast path: tidemark's scale-up window default is not the HPA's.
+    if (p.legacy_behavior) {
+      *out << YAML::Key << "behavior" << YAML::Value << "legacy";
+    } else {
+      *out << YAML::Key << "stabilization_windows" << YAML::Value << YAML::Flow << YAML::BeginMap
+           << YAML::Key << "scale_up" << YAML::Value
+           << FormatDuration(p.scale_up.stabilization_window) << YAML::Key << "scale_down"
+           << YAML::Value << FormatDuration(p.scale_down.stabilization_window) << YAML::EndMap;
+    }
+    *out << YAML::Key << "panic" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+         << "enabled" << YAML::Value << p.panic.enabled << YAML::Key << "saturation" << YAML::Value
+         << YAML::Precision(6) << p.panic.saturation << YAML::Key << "threshold" << YAML::Value
+         << p.panic.threshold << YAML::EndMap;
     *out << YAML::Key << "metrics" << YAML::Value << YAML::BeginSeq;
     for (const autoscaler::MetricSpec& m : p.metrics) {
       *out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << m.name;

@@ -38,14 +38,15 @@ Result<double> ParseSampleValue(const nlohmann::json& pair) {
 }  // namespace
 
 std::string ContainerCpuQuery(const std::vector<std::string>& container_ids,
-                              std::chrono::milliseconds window) {
+                              std::chrono::milliseconds window, CpuRate rate) {
   std::string alternatives;
   for (const std::string& id : container_ids) {
     if (!PlainId(id)) continue;
     if (!alternatives.empty()) alternatives += '|';
     alternatives += id;
   }
-  return "rate(container_cpu_usage_seconds_total{id=~\".*(" + alternatives + ").*\"}[" +
+  return std::string(rate == CpuRate::kLastInterval ? "irate" : "rate") +
+         "(container_cpu_usage_seconds_total{id=~\".*(" + alternatives + ").*\"}[" +
          FormatDuration(window) + "])";
 }
 
@@ -80,11 +81,11 @@ std::optional<double> ServiceValue(const std::vector<QuerySample>& samples) {
 }
 
 Result<std::map<std::string, ReplicaSample>> MetricSource::ContainerCpu(
-    const std::vector<std::string>& container_ids, int64_t now_ms,
-    std::chrono::milliseconds window) {
+    const std::vector<std::string>& container_ids, int64_t now_ms, std::chrono::milliseconds window,
+    CpuRate rate) {
   std::map<std::string, ReplicaSample> none;
   if (container_ids.empty()) return none;
-  auto samples = Query(ContainerCpuQuery(container_ids, window), now_ms);
+  auto samples = Query(ContainerCpuQuery(container_ids, window, rate), now_ms);
   if (!samples.ok()) return samples.status();
   return MatchContainerCpu(container_ids, *samples, now_ms, window);
 }
@@ -223,13 +224,13 @@ Result<std::vector<QuerySample>> PrometheusMetricSource::Query(const std::string
 }
 
 Result<std::map<std::string, ReplicaSample>> PrometheusMetricSource::ContainerCpu(
-    const std::vector<std::string>& container_ids, int64_t now_ms,
-    std::chrono::milliseconds window) {
+    const std::vector<std::string>& container_ids, int64_t now_ms, std::chrono::milliseconds window,
+    CpuRate rate) {
   std::map<std::string, ReplicaSample> merged;
   if (container_ids.empty()) return merged;
   Status last_error;
   size_t failed = 0;
-  for (auto& r : QueryAll(ContainerCpuQuery(container_ids, window), now_ms)) {
+  for (auto& r : QueryAll(ContainerCpuQuery(container_ids, window, rate), now_ms)) {
     if (!r.ok()) {
       ++failed;
       last_error = r.status();

@@ -27,6 +27,10 @@ struct QuerySample {
   double value = 0;
 };
 
+// How a container's CPU is averaged over the window: rate() over all of it (the HPA-like metric),
+// or irate(), the last collection interval in it (the panic check, Policy::panic).
+enum class CpuRate { kAverage, kLastInterval };
+
 // Implementations are thread-safe.
 class MetricSource {
  public:
@@ -35,18 +39,18 @@ class MetricSource {
   // The instant vector of `query` evaluated at now_ms (Unix ms). Errors: InvalidArgument for a
   // query the source rejects, Unavailable when it cannot be reached or timed out.
   virtual Result<std::vector<QuerySample>> Query(const std::string& query, int64_t now_ms) = 0;
-  // CPU used per container, in cores, averaged over `window` ending at now_ms (rate of
+  // CPU used per container, in cores, over `window` ending at now_ms (`rate` of
   // container_cpu_usage_seconds_total), keyed by the given full container ids; containers without
   // data are absent. Errors only when no data could be asked for at all.
   virtual Result<std::map<std::string, ReplicaSample>> ContainerCpu(
       const std::vector<std::string>& container_ids, int64_t now_ms,
-      std::chrono::milliseconds window);
+      std::chrono::milliseconds window, CpuRate rate);
 };
 
-// `rate(container_cpu_usage_seconds_total{id=~".*(<ids>).*"}[<window>])`; ids that are not
-// plain [0-9A-Za-z_.-] are left out.
+// `rate(container_cpu_usage_seconds_total{id=~".*(<ids>).*"}[<window>])` (irate for
+// kLastInterval); ids that are not plain [0-9A-Za-z_.-] are left out.
 std::string ContainerCpuQuery(const std::vector<std::string>& container_ids,
-                              std::chrono::milliseconds window);
+                              std::chrono::milliseconds window, CpuRate rate = CpuRate::kAverage);
 // Joins a CPU query's samples back to container ids by their `id` label (the cgroup path holding
 // the id; the shortest path wins when a container has sub-cgroups).
 std::map<std::string, ReplicaSample> MatchContainerCpu(
@@ -88,7 +92,7 @@ class PrometheusMetricSource final : public MetricSource {
   Result<std::vector<QuerySample>> Query(const std::string& query, int64_t now_ms) override;
   Result<std::map<std::string, ReplicaSample>> ContainerCpu(
       const std::vector<std::string>& container_ids, int64_t now_ms,
-      std::chrono::milliseconds window) override;
+      std::chrono::milliseconds window, CpuRate rate) override;
 
  private:
   struct Endpoint {

@@ -18,7 +18,7 @@ constexpr std::chrono::milliseconds kMaxPeriod{1800 * 1000};
 
 ScalingRules DefaultScaleUp() {
   ScalingRules r;
-  r.stabilization_window = std::chrono::milliseconds(0);
+  r.stabilization_window = std::chrono::seconds(15);
   r.policies = {{RatePolicyType::kPods, 4, std::chrono::seconds(15)},
                 {RatePolicyType::kPercent, 100, std::chrono::seconds(15)}};
   return r;
@@ -333,12 +333,13 @@ Status ParsePolicy(const YamlWalker& w, const YAML::Node& node, const std::strin
   bool has_target = false, has_max = false;
   auto key = [&](const std::string& k) { return prefix.empty() ? k : prefix + "." + k; };
   std::optional<double> tol_up, tol_down;
+  bool panic_set = false;
   std::vector<size_t> cpu_basis_defaulted;  // cpu metrics without `against`.
   TIDEMARK_RETURN_IF_ERROR(w.Map(
       node, prefix,
       {"name", "target", "min_replicas", "max_replicas", "allow_scale_to_zero", "metrics",
        "tolerance", "sync_period", "cpu_initialization_period", "initial_readiness_delay",
-       "behavior", "scale_in_window", "dry_run", "metric_sources"},
+       "behavior", "scale_in_window", "panic", "dry_run", "metric_sources"},
       [&](const std::string& k, const YAML::Node& v, const std::string& full) -> Status {
         if (k == "name") return w.String(v, full, &p.name);
         if (k == "target") {
@@ -367,6 +368,19 @@ Status ParsePolicy(const YamlWalker& w, const YAML::Node& node, const std::strin
           return Status::Ok();
         }
         if (k == "scale_in_window") return ParseScaleInWindow(w, v, full, &p.scale_in);
+        if (k == "panic") {
+          panic_set = true;
+          if (v.IsScalar() && (v.Scalar() == "false" || v.Scalar() == "true")) {
+            return w.Bool(v, full, &p.panic.enabled);  // `panic: false` switches it off.
+          }
+          return w.Map(v, full, {"enabled", "saturation", "threshold"},
+                       [&](const std::string& k2, const YAML::Node& v2, const std::string& f2) {
+                         if (k2 == "enabled") return w.Bool(v2, f2, &p.panic.enabled);
+                         return Number(
+                             w, v2, f2,
+                             k2 == "saturation" ? &p.panic.saturation : &p.panic.threshold);
+                       });
+        }
         if (k == "tolerance") {
           if (v.IsMap()) {
             return w.Map(v, full, {"up", "down"},
@@ -407,6 +421,8 @@ Status ParsePolicy(const YamlWalker& w, const YAML::Node& node, const std::strin
                        return ParseRules(w, v2, f2, k2 == "scale_up" ? &p.scale_up : &p.scale_down);
                      });
       }));
+  // `behavior: legacy` asks for the behaviour-less HPA exactly: no fast path unless asked for.
+  if (p.legacy_behavior && !panic_set) p.panic.enabled = false;
   if (tol_up) p.scale_up.tolerance = *tol_up;
   if (tol_down) p.scale_down.tolerance = *tol_down;
   if (p.name.empty()) return w.Error(node, key("name"), "a policy needs a name");
@@ -462,6 +478,10 @@ Status ValidatePolicy(const Policy& p) {
     }
   }
   if (p.sync_period < std::chrono::milliseconds(100)) return bad("sync_period must be >= 100ms");
+  if (!(p.panic.saturation > 0 && p.panic.saturation <= 1)) {
+    return bad("panic.saturation must be in (0, 1] (a fraction of the CPU limit)");
+  }
+  if (!(p.panic.threshold > 1)) return bad("panic.threshold must be > 1 (a ratio to the target)");
   for (const ScalingRules* r : {&p.scale_up, &p.scale_down}) {
     const char* dir = r == &p.scale_up ? "scale_up" : "scale_down";
     if (r->tolerance < 0 || r->tolerance >= (r == &p.scale_down ? 1.0 : 100.0)) {

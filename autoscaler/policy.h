@@ -61,6 +61,21 @@ struct ScaleInWindow {
   uint8_t days = 0x7f;
 };
 
+// The overload fast path (Knative's "panic mode", adapted to CPU limits). When it triggers, a
+// scale-up happens at once: between sync periods and past the scale-up stabilization window.
+//   - Saturation: the ready replicas used at least `saturation` of their CPU limit over the last
+//     collection interval. They are throttled, so the real demand is unknown: the scale-up goes
+//     as far as the scale-up rate policies allow (HPA defaults: max(+4, ×2) per 15 s).
+//   - Threshold: a metric's ratio to its target reached `threshold` (CPU on the last interval,
+//     queries on their value); the scale-up goes to the HPA count for that ratio.
+// The recommendation it makes is recorded like any other, so the scale-down window holds it.
+struct PanicRules {
+  bool enabled = true;
+  // Fraction of the CPU limit, (0, 1]. Below 1: usage is read on collection ticks, which jitter.
+  double saturation = 0.9;
+  double threshold = 2.0;  // Ratio to target, > 1 (Knative's default panic threshold, 200 %).
+};
+
 struct Policy {
   std::string name;
   std::string orchestrator;  // "swarm" or "kubernetes".
@@ -75,9 +90,13 @@ struct Policy {
   std::chrono::milliseconds initial_readiness_delay{30000};
   // true: Kubernetes' behaviour-less HPA (§6a: 5 m max-of-recommendations, max(2×current, 4)).
   bool legacy_behavior = false;
-  ScalingRules scale_up;    // Defaults: window 0, Max of Pods 4/15s and Percent 100/15s.
+  // Defaults: Kubernetes' (Max of Pods 4/15s and Percent 100/15s) but a 15 s window instead of
+  // 0: tidemark decides on per-second data, which shows every burst the HPA's 15-30 s averages
+  // hide. Saturation still scales up at once (panic).
+  ScalingRules scale_up;
   ScalingRules scale_down;  // Defaults: window 5m, Max of Percent 100/15s.
   ScaleInWindow scale_in;
+  PanicRules panic;
   bool dry_run = false;
   // Prometheus-compatible query APIs ("http://node1:9920", a central Prometheus) queried together
   // for this policy's metrics. Default: none = the agent's local store.

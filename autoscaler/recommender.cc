@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 
 namespace tidemark::autoscaler {
 
@@ -260,7 +261,8 @@ void SetStabilizedCondition(Decision* d, int32_t rec, int32_t desired, bool up) 
 // §6b: stabilization windows, then rate limits.
 int32_t NormalizeWithBehavior(const Policy& policy, int64_t now_ms, int32_t current,
                               int32_t desired, History* h, Decision* d) {
-  const int64_t up_cut = now_ms - policy.scale_up.stabilization_window.count();
+  // A panic scale-up does not wait for the up window (its recommendation is still recorded).
+  const int64_t up_cut = d->panic ? now_ms : now_ms - policy.scale_up.stabilization_window.count();
   const int64_t down_cut = now_ms - policy.scale_down.stabilization_window.count();
   int32_t up_rec = desired, down_rec = desired;
   int old_index = -1;
@@ -360,6 +362,88 @@ int32_t NormalizeLegacy(const Policy& policy, int64_t now_ms, int32_t current, i
   return out;
 }
 
+// The furthest a scale-up may go now: the rate policies' limit (or the legacy max(2×current, 4)),
+// capped by max_replicas.
+int32_t ScaleUpCeiling(const Policy& policy, int64_t now_ms, int32_t current, const History& h) {
+  const int32_t limit =
+      policy.legacy_behavior
+          ? std::max(2 * current, 4)
+          : std::max(RateLimit(true, current, h, policy.scale_up, now_ms), current);
+  return std::min(limit, policy.max_replicas);
+}
+
+struct PanicProposal {
+  int32_t replicas = 0;
+  std::string metric;
+  std::string reason;
+};
+
+// Policy::panic on the most recent data: saturation of a CPU metric's limit, or a metric's ratio
+// at or above the threshold. Returns the highest replica count it calls for (0 = none).
+PanicProposal PanicCheck(const Policy& policy, int64_t now_ms, const ScaleState& state,
+                         const std::vector<MetricInput>& inputs, const Decision& d,
+                         const History& h) {
+  PanicProposal best;
+  auto offer = [&](int32_t replicas, const std::string& metric, std::string reason) {
+    if (replicas > best.replicas) best = {replicas, metric, std::move(reason)};
+  };
+  char buf[160];
+  for (size_t i = 0; i < policy.metrics.size() && i < inputs.size() && i < d.metrics.size(); ++i) {
+    const MetricSpec& m = policy.metrics[i];
+    const MetricInput& in = inputs[i];
+    if (m.type == MetricType::kQuery) {
+      const MetricProposal& p = d.metrics[i];
+      if (p.valid && p.ratio >= policy.panic.threshold) {
+        std::snprintf(buf, sizeof buf, "%s at %.2fx its target", m.name.c_str(), p.ratio);
+        offer(p.replicas, m.name, buf);
+      }
+      continue;
+    }
+    if (!in.status.ok() || in.cpu_recent.empty()) continue;
+    // Ready replicas with a recent sample: usage against the limit (saturation) and against the
+    // metric's basis (threshold), as CpuReplicas measures the basis.
+    double used = 0, used_limited = 0, limit = 0, basis = 0;
+    int32_t counted = 0;
+    for (const Replica& r : state.replicas) {
+      if (r.failed || !r.running || !r.ready) continue;
+      auto it = in.cpu_recent.find(r.name);
+      if (it == in.cpu_recent.end() || !std::isfinite(it->second.cores)) continue;
+      const double cores = std::max(0.0, it->second.cores);
+      const bool none = r.cpu_limit_cores <= 0 && r.cpu_request_cores <= 0;
+      // Without per-replica figures the state-wide basis is a limit only for a limit metric.
+      const double lim =
+          r.cpu_limit_cores > 0
+              ? r.cpu_limit_cores
+              : (none && m.against == CpuBasis::kLimit ? state.cpu_cores_per_replica : 0);
+      const double b =
+          none ? state.cpu_cores_per_replica
+               : (m.against == CpuBasis::kLimit ? r.cpu_limit_cores : r.cpu_request_cores);
+      used += cores;
+      basis += std::max(0.0, b);
+      if (lim > 0) {
+        used_limited += cores;
+        limit += lim;
+      }
+      ++counted;
+    }
+    if (counted == 0) continue;
+    if (limit > 0 && used_limited / limit >= policy.panic.saturation) {
+      std::snprintf(buf, sizeof buf, "%s saturated: %.0f%% of the CPU limit over the last interval",
+                    m.name.c_str(), 100 * used_limited / limit);
+      offer(ScaleUpCeiling(policy, now_ms, state.desired, h), m.name, buf);
+    }
+    if (basis > 0) {
+      const double ratio = (100 * used / basis) / m.target_utilization;
+      if (ratio >= policy.panic.threshold) {
+        std::snprintf(buf, sizeof buf, "%s at %.2fx its target over the last interval",
+                      m.name.c_str(), ratio);
+        offer(CeilToInt32(ratio * counted), m.name, buf);
+      }
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 const Condition* Decision::Find(std::string_view type) const {
@@ -406,7 +490,8 @@ Decision Recommend(const Policy& policy, int64_t now_ms, const ScaleState& state
     std::string first_error, first_reason;
     for (size_t i = 0; i < policy.metrics.size(); ++i) {
       const MetricSpec& m = policy.metrics[i];
-      static const MetricInput kNoInput{Status::Unavailable("no input given"), {}, std::nullopt};
+      static const MetricInput kNoInput{
+          Status::Unavailable("no input given"), {}, std::nullopt, {}};
       const MetricInput& in = i < inputs.size() ? inputs[i] : kNoInput;
       MetricProposal p = m.type == MetricType::kCpu ? CpuReplicas(policy, m, now_ms, state, in)
                                                     : QueryReplicas(policy, m, state, in);
@@ -433,7 +518,20 @@ Decision Recommend(const Policy& policy, int64_t now_ms, const ScaleState& state
                                 "from " +
                                     best_metric
                               : "scaling on the valid metrics; invalid: " + first_error);
+    if (policy.panic.enabled) {
+      PanicProposal panic = PanicCheck(policy, now_ms, state, inputs, d, *history);
+      if (panic.replicas > current) {
+        d.panic = true;
+        d.panic_reason = panic.reason;
+        if (panic.replicas > best) {
+          best = panic.replicas;
+          best_metric = panic.metric;
+        }
+        d.recommendation = best;
+      }
+    }
     d.reason = best > current ? best_metric + " above target" : "All metrics below target";
+    if (d.panic) d.reason = "panic: " + d.panic_reason;
     d.desired = policy.legacy_behavior
                     ? NormalizeLegacy(policy, now_ms, current, best, history, &d)
                     : NormalizeWithBehavior(policy, now_ms, current, best, history, &d);
@@ -446,6 +544,10 @@ Decision Recommend(const Policy& policy, int64_t now_ms, const ScaleState& state
   const Condition* lim = d.Find("ScalingLimited");
   if (lim && lim->status) d.limited_reason = lim->reason;
   d.rescale = d.desired != current;
+  if (d.desired <= current) {
+    d.panic = false;
+    d.panic_reason.clear();
+  }
   d.call_orchestrator = d.rescale && !policy.dry_run;
   if (!d.rescale) d.reason.clear();
   return d;

@@ -29,6 +29,9 @@ struct MetricInput {
   Status status;                             // Non-OK: the source failed; the metric is invalid.
   std::map<std::string, ReplicaSample> cpu;  // cpu: by Replica::name; absent = missing metric.
   std::optional<double> value;               // query: the whole service's value; none = no data.
+  // cpu: the same replicas over the last collection interval only, for the panic check
+  // (Policy::panic); empty = no such check for this metric.
+  std::map<std::string, ReplicaSample> cpu_recent;
 };
 
 struct TimedRecommendation {
@@ -67,6 +70,10 @@ struct Decision {
   bool call_orchestrator = false;  // rescale && !dry_run.
   std::string reason;              // "cpu above target", "All metrics below target", ... or "".
   std::string limited_reason;      // ScalingLimited's reason when True, else "".
+  // The overload fast path raised the recommendation above `current` (Policy::panic): the
+  // scale-up skips the up window, and the caller acts on it between sync periods.
+  bool panic = false;
+  std::string panic_reason;  // e.g. "cpu saturated: 98% of the CPU limit over the last interval".
   std::vector<MetricProposal> metrics;
   std::vector<Condition> conditions;  // AbleToScale, ScalingActive, ScalingLimited (when known).
   const Condition* Find(std::string_view type) const;
@@ -86,6 +93,9 @@ struct History {
 // accepted the new count, or at once when simulating).
 Decision Recommend(const Policy& policy, int64_t now_ms, const ScaleState& state,
                    const std::vector<MetricInput>& inputs, History* history);
+// Whether a decision taken between sync periods should be acted on now: a panic scale-up.
+// Everything else waits for the policy's sync period.
+inline bool ActBetweenSyncs(const Decision& d) { return d.panic && d.desired > d.current; }
 // Stores a scale event (from → to) for the rate-limit policies.
 void RecordRescale(const Policy& policy, int64_t now_ms, int32_t from, int32_t to,
                    History* history);

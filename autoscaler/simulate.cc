@@ -233,8 +233,9 @@ Result<std::vector<Decision>> Simulate(const Policy& policy, const std::vector<S
   for (const SimSample& s : samples) {
     const int64_t now = std::llround(s.timestamp_s * 1000);
     if (s.replicas) replicas = *s.replicas;
-    if (now < next_ms) continue;
-    next_ms = now + policy.sync_period.count();
+    // Like the agent: every row is a collection cycle whose recommendation is recorded; the
+    // decision is acted on at the sync period, or at once when it is a panic scale-up.
+    const bool due = now >= next_ms;
     const ScaleState state =
         ReadyScaleState(replicas, options.cpu_cores_per_replica, first_ms - 3600000);
     std::vector<MetricInput> inputs(policy.metrics.size());
@@ -248,8 +249,14 @@ Result<std::vector<Decision>> Simulate(const Policy& policy, const std::vector<S
       for (const Replica& r : state.replicas) {
         inputs[m].cpu[r.name] = {*v / 100.0 * options.cpu_cores_per_replica, now, 1000};
       }
+      inputs[m].cpu_recent = inputs[m].cpu;  // A row is one interval.
     }
     Decision d = Recommend(policy, now, state, inputs, &history);
+    if (!due && !ActBetweenSyncs(d)) {
+      PruneHistory(policy, now, &history);
+      continue;
+    }
+    if (due) next_ms = now + policy.sync_period.count();
     if (d.rescale) {
       RecordRescale(policy, now, replicas, d.desired, &history);
       replicas = d.desired;

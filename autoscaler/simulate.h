@@ -14,7 +14,9 @@
 //   every replica; query: the whole service's value.
 // JSON: [{"timestamp": 1700000000, "replicas": 3, "cpu": 85, "p95": 0.21}, ...] (or the array under
 // "samples"); null or absent = no data.
-// The recommender runs at the first row and then at the first row at or after each sync_period.
+// The recommender runs on every row (a collection cycle: its recommendation is recorded for the
+// windows, as the agent does); a decision is printed and acted on at the first row, then at the
+// first row at or after each sync_period, and between those for a panic scale-up (Policy::panic).
 #pragma once
 
 #include <cstdint>

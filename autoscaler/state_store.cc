@@ -76,6 +76,8 @@ nlohmann::json DecisionToJson(const Decision& d) {
           {"call_orchestrator", d.call_orchestrator},
           {"reason", d.reason},
           {"limited_reason", d.limited_reason},
+          {"panic", d.panic},
+          {"panic_reason", d.panic_reason},
           {"metrics", std::move(metrics)},
           {"conditions", std::move(conds)}};
 }
@@ -92,6 +94,8 @@ Result<Decision> DecisionFromJson(const nlohmann::json& j) {
     d.call_orchestrator = j.at("call_orchestrator").get<bool>();
     d.reason = j.at("reason").get<std::string>();
     d.limited_reason = j.at("limited_reason").get<std::string>();
+    d.panic = j.value("panic", false);  // Absent in state files written before the fast path.
+    d.panic_reason = j.value("panic_reason", std::string());
     for (const auto& m : j.at("metrics")) {
       MetricProposal p;
       p.metric = m.at("metric").get<std::string>();

@@ -10,8 +10,8 @@ service update (its UpdatedAt), cross-checked against the agent's decision time 
 /api/v1/autoscaler/decisions. Then the load stops and the service is let back to 1 replica.
 Afterwards runs bench/autoscaler_noise.py (scale events under noise vs the HPA algorithm).
 No HPA can run here: its figure is the documented one (kubernetes#110317, ~27.5 s on average).
-Needs root. Usage: bench/autoscaler_reaction.py [--tidemark build-scalewire-release/agent/tidemark]
-  [--noise build-scalewire-release/autoscaler/autoscaler_noise] [--trials 5]
+Needs root. Usage: bench/autoscaler_reaction.py [--tidemark build-release/agent/tidemark]
+  [--noise build-release/autoscaler/autoscaler_noise] [--trials 5]
 """
 import argparse
 import datetime
@@ -175,8 +175,8 @@ autoscaler:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--tidemark", default="build-scalewire-release/agent/tidemark")
-    ap.add_argument("--noise", default="build-scalewire-release/autoscaler/autoscaler_noise")
+    ap.add_argument("--tidemark", default="build-release/agent/tidemark")
+    ap.add_argument("--noise", default="build-release/autoscaler/autoscaler_noise")
     ap.add_argument("--trials", type=int, default=5)
     args = ap.parse_args()
     if os.geteuid() != 0:

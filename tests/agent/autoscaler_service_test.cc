@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "tests/testing/testing.h"
 
@@ -64,6 +65,7 @@ class FakeSource final : public MetricSource {
  public:
   struct Shared {
     double cores = 0.1;
+    std::optional<double> recent;  // The last interval (irate); default: `cores`.
     bool fail = false;
     int queries = 0;
   };
@@ -74,11 +76,15 @@ class FakeSource final : public MetricSource {
   }
   Result<std::map<std::string, ReplicaSample>> ContainerCpu(const std::vector<std::string>& ids,
                                                             int64_t now_ms,
-                                                            std::chrono::milliseconds w) override {
+                                                            std::chrono::milliseconds w,
+                                                            autoscaler::CpuRate rate) override {
     ++s_->queries;
     if (s_->fail) return Status::Unavailable("metric source down");
+    const double cores = rate == autoscaler::CpuRate::kLastInterval && s_->recent.has_value()
+                             ? *s_->recent
+                             : s_->cores;
     std::map<std::string, ReplicaSample> out;
-    for (const auto& id : ids) out[id] = ReplicaSample{s_->cores, now_ms, w.count()};
+    for (const auto& id : ids) out[id] = ReplicaSample{cores, now_ms, w.count()};
     return out;
   }
 
@@ -86,7 +92,9 @@ class FakeSource final : public MetricSource {
   Shared* s_;
 };
 
-Policy CpuPolicy() {
+// `behavior` (and any top-level keys after it) as a test wants it. Default: the HPA's scale-up
+// window (0) and no panic, for the tests of everything else.
+Policy CpuPolicy(std::string behavior = "  scale_up: {stabilization_window: 0s}\npanic: false\n") {
   auto p = autoscaler::ParsePolicyText(R"(
 name: web
 target: {service: web}
@@ -95,7 +103,7 @@ max_replicas: 10
 metrics: [{type: cpu, target_utilization: 50}]
 behavior:
   scale_down: {stabilization_window: 20s}
-)",
+)" + behavior,
                                        "test.yaml");
   EXPECT_TRUE(p.ok()) << p.status().ToString();
   return *p;
@@ -170,18 +178,40 @@ TEST_F(AutoscalerServiceTest, ScalesOutOnHighCpuAndPersistsTheDecision) {
   EXPECT_EQ(Policy0(*again)["decisions"].size(), 1u);
 }
 
-TEST_F(AutoscalerServiceTest, WaitsForTheSyncPeriodUnlessFreshDataCallsForAChange) {
-  auto s = Make();
+TEST_F(AutoscalerServiceTest, BetweenSyncsOnlyASaturatedTargetScalesAtOnce) {
+  auto s = Make(CpuPolicy("  scale_up: {stabilization_window: 0s}\n"));  // Panic on.
   s->RunOnce(false);  // 2 replicas at 20 %: scale-in is stabilized (20 s window), no call.
   EXPECT_TRUE(orch_.calls.empty());
   clock_.Advance(std::chrono::seconds(1));
   s->RunOnce(true);  // Fresh data, still in tolerance of the stabilized count: nothing.
   EXPECT_TRUE(orch_.calls.empty());
-  src_.cores = 0.45;
+  src_.cores = 0.4;  // 80 % of the limit against a 50 % target: 4 replicas, at the next sync.
   clock_.Advance(std::chrono::seconds(1));
   s->RunOnce(false);  // Not due for 3 more seconds and no fresh data.
+  s->RunOnce(true);   // Fresh data, but not saturated: waits for the sync.
   EXPECT_TRUE(orch_.calls.empty());
-  s->RunOnce(true);  // The fast path: scales 1 s after the load showed up, not at the next sync.
+  src_.recent = 0.49;  // The last interval at 98 % of the limit: throttled, demand unknown.
+  clock_.Advance(std::chrono::seconds(1));
+  s->RunOnce(true);  // Panic: at once, as far as the rate policies allow, max(2 + 4, 2 × 2).
+  EXPECT_EQ(orch_.calls, std::vector<int32_t>{6});
+  const nlohmann::json d = Policy0(*s)["decisions"][0];
+  EXPECT_TRUE(d["panic"].get<bool>()) << d.dump();
+  EXPECT_NE(d["panic_reason"].get<std::string>().find("saturated: 98% of the CPU limit"),
+            std::string::npos)
+      << d.dump();
+}
+
+TEST_F(AutoscalerServiceTest, TheDefaultScaleUpWindowHoldsAnUnsaturatedRiseFor15s) {
+  auto s = Make(CpuPolicy(""));  // tidemark's defaults: 15 s scale-up window, panic on.
+  src_.cores = 0.4;              // 80 % of the limit (not saturated), every cycle from the first.
+  int first_call_s = -1;
+  for (int t = 0; t <= 20 && first_call_s < 0; ++t) {
+    s->RunOnce(t > 0);
+    if (!orch_.calls.empty()) first_call_s = t;
+    clock_.Advance(std::chrono::seconds(1));
+  }
+  // The first recommendation (the seed, 2) leaves the window after 15 s; the sync at +15 s acts.
+  EXPECT_EQ(first_call_s, 15);
   EXPECT_EQ(orch_.calls, std::vector<int32_t>{4});
 }
 

@@ -56,6 +56,8 @@ TEST(MetricSourceTest, CpuQueryMatchesIdsAndPrefersTheContainerCgroup) {
   const std::string q = ContainerCpuQuery({kIdA, "bad id\"", kIdB}, std::chrono::seconds(3));
   EXPECT_EQ(q,
             "rate(container_cpu_usage_seconds_total{id=~\".*(" + kIdA + "|" + kIdB + ").*\"}[3s])");
+  EXPECT_EQ(ContainerCpuQuery({kIdA}, std::chrono::seconds(3), CpuRate::kLastInterval),
+            "irate(container_cpu_usage_seconds_total{id=~\".*(" + kIdA + ").*\"}[3s])");
   std::vector<QuerySample> samples = {
       {{{"id", "/system.slice/docker-" + kIdA + ".scope/sub"}}, 9},
       {{{"id", "/system.slice/docker-" + kIdA + ".scope"}}, 0.4},
@@ -88,8 +90,8 @@ TEST(MetricSourceTest, EngineSourceComputesCoresFromTheStore) {
     ASSERT_TRUE(app.Commit().ok());
   }
   EngineMetricSource src(&engine);
-  auto cpu =
-      src.ContainerCpu({kIdA, kIdB, std::string(64, 'c')}, kT0 + 10'000, std::chrono::seconds(3));
+  auto cpu = src.ContainerCpu({kIdA, kIdB, std::string(64, 'c')}, kT0 + 10'000,
+                              std::chrono::seconds(3), CpuRate::kAverage);
   ASSERT_TRUE(cpu.ok()) << cpu.status().ToString();
   ASSERT_EQ(cpu->size(), 2u);
   EXPECT_NEAR(cpu->at(kIdA).cores, 0.5, 1e-9);
@@ -143,7 +145,7 @@ TEST(MetricSourceTest, RemoteSourcesAreMergedAndAFailedOneIsMissingNotZero) {
   FakeQueryApi node2(CpuBody(kIdB, 0.125));
   auto src = PrometheusMetricSource::Create({node1.url(), node2.url() + "/prom/"});
   ASSERT_TRUE(src.ok()) << src.status().ToString();
-  auto cpu = (*src)->ContainerCpu({kIdA, kIdB}, kT0, std::chrono::seconds(3));
+  auto cpu = (*src)->ContainerCpu({kIdA, kIdB}, kT0, std::chrono::seconds(3), CpuRate::kAverage);
   ASSERT_TRUE(cpu.ok()) << cpu.status().ToString();
   EXPECT_NEAR(cpu->at(kIdA).cores, 0.5, 1e-9);
   EXPECT_NEAR(cpu->at(kIdB).cores, 0.125, 1e-9);
@@ -158,7 +160,8 @@ TEST(MetricSourceTest, RemoteSourcesAreMergedAndAFailedOneIsMissingNotZero) {
   auto partial = PrometheusMetricSource::Create({node1.url(), "http://127.0.0.1:1"},
                                                 PrometheusSourceOptions{std::chrono::seconds(1)});
   ASSERT_TRUE(partial.ok());
-  auto cpu2 = (*partial)->ContainerCpu({kIdA, kIdB}, kT0, std::chrono::seconds(3));
+  auto cpu2 =
+      (*partial)->ContainerCpu({kIdA, kIdB}, kT0, std::chrono::seconds(3), CpuRate::kAverage);
   ASSERT_TRUE(cpu2.ok());
   EXPECT_EQ(cpu2->size(), 1u);
   EXPECT_EQ(cpu2->count(kIdB), 0u);
@@ -169,7 +172,7 @@ TEST(MetricSourceTest, RemoteSourcesAreMergedAndAFailedOneIsMissingNotZero) {
 
   auto down = PrometheusMetricSource::Create({"http://127.0.0.1:1"});
   ASSERT_TRUE(down.ok());
-  EXPECT_FALSE((*down)->ContainerCpu({kIdA}, kT0, std::chrono::seconds(3)).ok());
+  EXPECT_FALSE((*down)->ContainerCpu({kIdA}, kT0, std::chrono::seconds(3), CpuRate::kAverage).ok());
   EXPECT_FALSE(PrometheusMetricSource::Create({"node1:9920"}).ok());
 }
 

@@ -79,7 +79,11 @@ TEST(PolicyTest, KubernetesDefaults) {
   EXPECT_EQ(p->sync_period, std::chrono::seconds(5));
   EXPECT_DOUBLE_EQ(p->scale_up.tolerance, 0.1);
   EXPECT_DOUBLE_EQ(p->scale_down.tolerance, 0.1);
-  EXPECT_EQ(p->scale_up.stabilization_window, std::chrono::seconds(0));
+  // The one default that is not the HPA's: per-second data needs a scale-up window.
+  EXPECT_EQ(p->scale_up.stabilization_window, std::chrono::seconds(15));
+  EXPECT_TRUE(p->panic.enabled);
+  EXPECT_DOUBLE_EQ(p->panic.saturation, 0.9);
+  EXPECT_DOUBLE_EQ(p->panic.threshold, 2.0);
   ASSERT_EQ(p->scale_up.policies.size(), 2u);
   EXPECT_EQ(p->scale_up.policies[0].type, RatePolicyType::kPods);
   EXPECT_EQ(p->scale_up.policies[0].value, 4);
@@ -95,6 +99,35 @@ TEST(PolicyTest, KubernetesDefaults) {
 }
 
 // Without `against`, CPU is measured as each orchestrator's own autoscaling does.
+TEST(PolicyTest, PanicKeys) {
+  const std::string base = "name: w\ntarget: {service: web}\nmax_replicas: 5\n";
+  auto p = ParsePolicyText(base + "panic: {saturation: 0.9, threshold: 3}\n", "w.yaml");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_TRUE(p->panic.enabled);
+  EXPECT_DOUBLE_EQ(p->panic.saturation, 0.9);
+  EXPECT_DOUBLE_EQ(p->panic.threshold, 3);
+  p = ParsePolicyText(base + "panic: false\n", "w.yaml");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_FALSE(p->panic.enabled);
+  // The behaviour-less HPA is asked for exactly: no fast path unless it is asked for too.
+  p = ParsePolicyText(base + "behavior: legacy\n", "w.yaml");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_FALSE(p->panic.enabled);
+  p = ParsePolicyText(base + "behavior: legacy\npanic: {enabled: true}\n", "w.yaml");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_TRUE(p->panic.enabled);
+  auto bad = ParsePolicyText(base + "panic: {threshold: 1}\n", "w.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("panic.threshold must be > 1"), std::string::npos)
+      << bad.status().message();
+  bad = ParsePolicyText(base + "panic: {saturation: 1.5}\n", "w.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("panic.saturation must be in (0, 1]"), std::string::npos);
+  bad = ParsePolicyText(base + "panic: {saturaton: 0.9}\n", "w.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("saturaton"), std::string::npos) << bad.status().message();
+}
+
 TEST(PolicyTest, CpuBasisDefaultsToRequestOnKubernetesAndLimitOnSwarm) {
   auto k = ParsePolicyText(
       "name: k\ntarget: {deployment: default/web}\nmax_replicas: 5\n"

@@ -8,8 +8,11 @@ namespace {
 constexpr int64_t kT0 = 1700000000000;  // ms
 constexpr int64_t kS = 1000;
 
+// The HPA's v2 defaults (scale-up window 0, no panic): the worked examples are the HPA's.
 Policy CpuPolicy(int32_t target, int32_t min = 1, int32_t max = 100) {
   Policy p;
+  p.scale_up.stabilization_window = std::chrono::milliseconds(0);
+  p.panic.enabled = false;
   p.name = "web";
   p.target = {"SwarmService", "", "web"};
   p.orchestrator = "swarm";
@@ -482,6 +485,130 @@ TEST(RecommenderTest, MissingBasisOnAReplicaIsAnInvalidMetric) {
   EXPECT_NE(d.metrics[0].error.find("missing CPU request on replica p0"), std::string::npos)
       << d.metrics[0].error;
   EXPECT_FALSE(d.call_orchestrator);
+}
+
+// tidemark's defaults: the 15 s scale-up window, and the panic fast path on.
+Policy PanicPolicy(int32_t target) {
+  Policy p = CpuPolicy(target, 1, 20);
+  p.scale_up.stabilization_window = std::chrono::seconds(15);
+  p.panic = PanicRules{};
+  return p;
+}
+
+MetricInput WithRecent(MetricInput in, const std::vector<double>& cores, int64_t now = kT0) {
+  for (size_t i = 0; i < cores.size(); ++i) {
+    in.cpu_recent["p" + std::to_string(i)] = {cores[i], now, kS};
+  }
+  return in;
+}
+
+// Saturated replicas: their demand is unknown, so the scale-up goes as far as the rate policies
+// allow, at once (past the up window), and its recommendation holds the scale-down window.
+TEST(RecommenderTest, SaturationScalesUpToTheRateLimitPastTheUpWindow) {
+  Policy p = PanicPolicy(50);
+  History h;
+  Decision d = Decide(p, State(2), {WithRecent(Cpu({0.3, 0.3}), {0.3, 0.3})}, kT0, &h);
+  EXPECT_FALSE(d.rescale);  // In tolerance.
+  // The 3 s mean shows 70 % (ratio 1.4: 3 replicas, held by the up window); the last interval
+  // shows 97.5 % of the 1-core limits.
+  d = Decide(p, State(2), {WithRecent(Cpu({0.7, 0.7}), {0.97, 0.98})}, kT0 + kS, &h);
+  EXPECT_TRUE(d.panic);
+  EXPECT_EQ(d.panic_reason, "cpu saturated: 98% of the CPU limit over the last interval");
+  EXPECT_EQ(d.recommendation, 6);  // max(2 + 4 Pods, 2 × 100 %) per 15 s.
+  EXPECT_EQ(d.desired, 6);
+  EXPECT_EQ(d.reason, "panic: cpu saturated: 98% of the CPU limit over the last interval");
+  EXPECT_TRUE(ActBetweenSyncs(d));
+  RecordRescale(p, kT0 + kS, 2, 6, &h);
+  // Still saturated a second later: the rate policies allow nothing more in this period.
+  d = Decide(p, State(6), {WithRecent(Cpu({1, 1, 1, 1, 1, 1}), {1, 1, 1, 1, 1, 1})}, kT0 + 2 * kS,
+             &h);
+  EXPECT_FALSE(d.panic);
+  EXPECT_FALSE(ActBetweenSyncs(d));
+  EXPECT_EQ(d.desired, 6);
+  // Load gone: the recorded 6 holds the 5 minute scale-down window.
+  d = Decide(p, State(6),
+             {WithRecent(Cpu(std::vector<double>(6, 0.1)), std::vector<double>(6, 0.1))},
+             kT0 + 60 * kS, &h);
+  EXPECT_EQ(d.desired, 6);
+  EXPECT_EQ(d.Find("AbleToScale")->reason, "ScaleDownStabilized");
+}
+
+TEST(RecommenderTest, BelowSaturationAndThresholdTheUpWindowHolds) {
+  Policy p = PanicPolicy(50);
+  History h;
+  Decide(p, State(2), {WithRecent(Cpu({0.3, 0.3}), {0.3, 0.3})}, kT0, &h);
+  // 90 % over 3 s (ratio 1.8 < 2), 85 % over the last interval (not saturated): 4 replicas, after
+  // the 15 s window.
+  Decision d = Decide(p, State(2), {WithRecent(Cpu({0.9, 0.9}), {0.85, 0.85})}, kT0 + kS, &h);
+  EXPECT_FALSE(d.panic);
+  EXPECT_EQ(d.recommendation, 4);
+  EXPECT_EQ(d.desired, 2);
+  EXPECT_EQ(d.Find("AbleToScale")->reason, "ScaleUpStabilized");
+  EXPECT_FALSE(ActBetweenSyncs(d));
+  for (int t = 2; t <= 14; ++t) {
+    d = Decide(p, State(2), {WithRecent(Cpu({0.9, 0.9}), {0.85, 0.85})}, kT0 + t * kS, &h);
+  }
+  EXPECT_EQ(d.desired, 2);  // The 2 recorded at +0 s is inside the window until +15 s.
+  d = Decide(p, State(2), {WithRecent(Cpu({0.9, 0.9}), {0.85, 0.85})}, kT0 + 15 * kS, &h);
+  EXPECT_EQ(d.desired, 4);
+  EXPECT_FALSE(d.panic);
+}
+
+// Against the request, usage can exceed the target many times over without touching the limit:
+// twice the target (Knative's panic threshold) is enough.
+TEST(RecommenderTest, TwiceTheTargetOnTheLastIntervalScalesUpAtOnce) {
+  Policy p = PanicPolicy(50);
+  p.metrics[0].against = CpuBasis::kRequest;
+  ScaleState s = State(2);
+  s.cpu_cores_per_replica = 0;
+  for (Replica& r : s.replicas) {
+    r.cpu_request_cores = 0.5;
+    r.cpu_limit_cores = 4;
+  }
+  History h;
+  Decide(p, s, {WithRecent(Cpu({0.2, 0.2}), {0.2, 0.2})}, kT0, &h);
+  // Last interval: 120 % of the request, 2.4× the target → ceil(2.4 × 2) = 5.
+  Decision d = Decide(p, s, {WithRecent(Cpu({0.3, 0.3}), {0.6, 0.6})}, kT0 + kS, &h);
+  EXPECT_TRUE(d.panic);
+  EXPECT_EQ(d.panic_reason, "cpu at 2.40x its target over the last interval");
+  EXPECT_EQ(d.desired, 5);
+  // 1.9× is below the threshold: the up window holds.
+  d = Decide(p, s, {WithRecent(Cpu({0.3, 0.3}), {0.475, 0.475})}, kT0 + 2 * kS, &h);
+  EXPECT_FALSE(d.panic);
+  EXPECT_EQ(d.desired, 2);
+}
+
+TEST(RecommenderTest, AQueryAtTwiceItsTargetScalesUpAtOnce) {
+  Policy p = PanicPolicy(50);
+  p.metrics = {Query("p95", 0.3, QueryTargetType::kValue)};
+  History h;
+  Decide(p, State(2), {Value(0.1)}, kT0, &h);
+  Decision d = Decide(p, State(2), {Value(0.45)}, kT0 + kS, &h);  // 1.5×: held by the window.
+  EXPECT_FALSE(d.panic);
+  EXPECT_EQ(d.desired, 2);
+  d = Decide(p, State(2), {Value(0.9)}, kT0 + 2 * kS, &h);  // 3×: ceil(3 × 2) = 6 at once.
+  EXPECT_TRUE(d.panic);
+  EXPECT_EQ(d.panic_reason, "p95 at 3.00x its target");
+  EXPECT_EQ(d.desired, 6);
+}
+
+TEST(RecommenderTest, PanicOffOrNoRecentDataLeavesTheHpaAlgorithm) {
+  Policy p = PanicPolicy(50);
+  p.panic.enabled = false;
+  History h;
+  Decide(p, State(2), {Cpu({0.3, 0.3})}, kT0, &h);
+  Decision d = Decide(p, State(2), {WithRecent(Cpu({1, 1}), {1, 1})}, kT0 + kS, &h);
+  EXPECT_FALSE(d.panic);
+  EXPECT_EQ(d.desired, 2);  // The up window holds 4.
+  p.panic.enabled = true;
+  d = Decide(p, State(2), {Cpu({1, 1})}, kT0 + 2 * kS, &h);  // No last-interval samples.
+  EXPECT_FALSE(d.panic);
+  EXPECT_EQ(d.desired, 2);
+  // Behaviour-less HPA with panic asked for: its own ceiling, max(2 × current, 4).
+  p.legacy_behavior = true;
+  d = Decide(p, State(3), {WithRecent(Cpu({1, 1, 1}), {1, 1, 1})}, kT0 + 3 * kS, &h);
+  EXPECT_TRUE(d.panic);
+  EXPECT_EQ(d.desired, 6);
 }
 
 }  // namespace

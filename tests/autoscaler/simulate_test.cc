@@ -17,7 +17,9 @@ max_replicas: 10
 sync_period: 1s
 metrics:
   - {type: cpu, target_utilization: 50}
+panic: false
 behavior:
+  scale_up: {stabilization_window: 0s}
   scale_down:
     stabilization_window: 5s
 )";
@@ -58,6 +60,30 @@ TEST(SimulateTest, CsvDecisions) {
   EXPECT_EQ((*decisions)[5].Find("ScalingActive")->reason, "FailedGetResourceMetric");
   EXPECT_EQ((*decisions)[7].current, 4);
   EXPECT_EQ((*decisions)[8].current, 1);
+}
+
+TEST(SimulateTest, ASaturatedRowScalesAtOnceBetweenSyncsAsFarAsTheRatePoliciesAllow) {
+  // tidemark's defaults (15 s scale-up window, panic on) and a 5 s sync period: the row at t=1
+  // shows the replicas at 100 % of their limit, so the decision is not left for the sync at t=5.
+  std::string text = kPolicy;
+  text.replace(text.find("sync_period: 1s"), 15, "sync_period: 5s");
+  text.replace(text.find("panic: false\n"), 13, "");
+  text.replace(text.find("  scale_up: {stabilization_window: 0s}\n"), 39, "");
+  auto policy = ParsePolicyText(text, "p.yaml");
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  auto samples = ParseSimCsv(kCsv, *policy, "m.csv");
+  ASSERT_TRUE(samples.ok()) << samples.status().ToString();
+  auto decisions = Simulate(*policy, *samples, SimOptions{});
+  ASSERT_TRUE(decisions.ok());
+  ASSERT_GE(decisions->size(), 3u);
+  const Decision& d = (*decisions)[1];
+  EXPECT_EQ(d.time_ms, 1000);
+  EXPECT_TRUE(d.panic);
+  EXPECT_EQ(d.desired, 6);  // max(2 + 4 Pods, 2 × 100 %) per 15 s.
+  EXPECT_EQ(d.reason, "panic: cpu saturated: 100% of the CPU limit over the last interval");
+  // The next decision is the sync at t=5; the panic recommendation (6) holds the scale-down.
+  EXPECT_EQ((*decisions)[2].time_ms, 5000);
+  EXPECT_EQ((*decisions)[2].desired, 6);
 }
 
 TEST(SimulateTest, JsonEqualsCsv) {

@@ -194,12 +194,13 @@ print("fast p95 = %.3f s, desired %d" % (m["value"], d["desired"]))' || fail "fa
 
 curl -fsS "http://127.0.0.1:$app_port/slow" >/dev/null
 t_load=$(date +%s.%N)
-for ((i=0; i<300; i++)); do
+# p95 ≈ 1.5× the target: no panic, so the default 15 s scale-up window applies.
+for ((i=0; i<600; i++)); do
   [[ $(patches) == *'"web"'* ]] && break
   sleep 0.1
 done
 t_out=$(date +%s.%N)
-[[ $(patches) == *'"web"'* ]] || fail "no scale-out of web within 30 s of slow responses: $(decisions latency)"
+[[ $(patches) == *'"web"'* ]] || fail "no scale-out of web within 60 s of slow responses: $(decisions latency)"
 pass "p95 past 300 ms scaled default/web: $(patches) $(python3 -c "print(round($t_out - $t_load, 1))")s after the slowdown"
 decisions latency | python3 -c '
 import json, sys
@@ -220,7 +221,12 @@ done
 grep -q '^tidemark_autoscaler_metric_value{metric="p95",policy="latency"} 0\.[3-9]' <<<"$metrics" ||
   fail "no tidemark_autoscaler_metric_value for p95 above 0.3: $(grep autoscaler_metric <<<"$metrics")"
 
-# The locked Deployment: the 403 names the missing permission in the API and the log.
+# The locked Deployment: the 403 names the missing permission in the API and the log. Its policy
+# syncs on its own 2 s tick: give it a few seconds after web's scale-out.
+for ((i=0; i<50; i++)); do
+  [[ $(decisions locked) == *FailedUpdateScale* ]] && break
+  sleep 0.2
+done
 decisions locked | python3 -c '
 import json, sys
 p = json.load(sys.stdin)["data"]["policies"][0]
