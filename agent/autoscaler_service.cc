@@ -181,7 +181,8 @@ std::vector<MetricInput> AutoscalerService::Measure(Runtime& rt, const ScaleStat
       if (!cpu) {
         std::vector<std::string> ids;
         for (const autoscaler::Replica& r : state.replicas) {
-          if (!r.container_id.empty() && !r.failed) ids.push_back(r.container_id);
+          if (r.failed) continue;
+          ids.insert(ids.end(), r.container_ids.begin(), r.container_ids.end());
         }
         cpu = rt.source->ContainerCpu(ids, now_ms, options_.cpu_window,
                                       autoscaler::CpuRate::kAverage);
@@ -194,12 +195,9 @@ std::vector<MetricInput> AutoscalerService::Measure(Runtime& rt, const ScaleStat
         in.status = cpu->status();
       } else {
         for (const autoscaler::Replica& r : state.replicas) {
-          if (r.container_id.empty()) continue;
-          auto it = (*cpu)->find(r.container_id);
-          if (it != (*cpu)->end()) in.cpu[r.name] = it->second;
+          if (auto sum = autoscaler::SumReplicaCpu(r, **cpu)) in.cpu[r.name] = *sum;
           if (cpu_recent && cpu_recent->ok()) {
-            auto recent = (*cpu_recent)->find(r.container_id);
-            if (recent != (*cpu_recent)->end()) in.cpu_recent[r.name] = recent->second;
+            if (auto sum = autoscaler::SumReplicaCpu(r, **cpu_recent)) in.cpu_recent[r.name] = *sum;
           }
         }
       }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <exception>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "autoscaler/internal/api_json.h"
@@ -51,7 +52,7 @@ int32_t ToInt32(const json& j) {
   return static_cast<int32_t>(std::clamp<int64_t>(v, 0, INT32_MAX));
 }
 
-// Replica from a Pod object; *cpu = the sum of its containers' CPU requests (cores).
+// Replica from a Pod object; *cpu = the sum of its containers' (and sidecars') CPU requests.
 Replica PodToReplica(const json& pod, double* cpu) {
   Replica r;
   r.name = StrAt(pod, {"metadata", "name"});
@@ -75,12 +76,29 @@ Replica PodToReplica(const json& pod, double* cpu) {
       why.push_back(reason + (msg.empty() ? "" : ": " + msg));
     }
   }
-  for (const json& cs : At(pod, {"status", "containerStatuses"})) {
+  // Sidecars: init containers that keep running (restartPolicy Always), counted like containers
+  // for CPU usage and requests, as the HPA does.
+  std::set<std::string> sidecars;
+  for (const json& c : At(pod, {"spec", "initContainers"})) {
+    if (StrAt(c, {"restartPolicy"}) == "Always") sidecars.insert(StrAt(c, {"name"}));
+  }
+  // The pod's entries under `containers` plus its sidecars' under `init` (specs or statuses).
+  auto with_sidecars = [&](std::initializer_list<const char*> containers,
+                           std::initializer_list<const char*> init) {
+    std::vector<const json*> out;
+    for (const json& c : At(pod, containers)) out.push_back(&c);
+    for (const json& c : At(pod, init)) {
+      if (sidecars.count(StrAt(c, {"name"}))) out.push_back(&c);
+    }
+    return out;
+  };
+  for (const json* csp :
+       with_sidecars({"status", "containerStatuses"}, {"status", "initContainerStatuses"})) {
+    const json& cs = *csp;
     std::string id = StrAt(cs, {"containerID"});
     size_t scheme = id.find("://");
-    if (r.container_id.empty() && !id.empty()) {
-      r.container_id = scheme == std::string::npos ? id : id.substr(scheme + 3);
-    }
+    if (!id.empty())
+      r.container_ids.push_back(scheme == std::string::npos ? id : id.substr(scheme + 3));
     const json& waiting = At(cs, {"state", "waiting"});
     if (waiting.is_object()) {
       std::string reason = StrAt(waiting, {"reason"});
@@ -105,7 +123,8 @@ Replica PodToReplica(const json& pod, double* cpu) {
   }
   double total = 0, limits = 0;
   bool all_requests = true, all_limits = true;
-  for (const json& c : At(pod, {"spec", "containers"})) {
+  for (const json* cp : with_sidecars({"spec", "containers"}, {"spec", "initContainers"})) {
+    const json& c = *cp;
     std::optional<double> q = ParseCpuQuantity(StrAt(c, {"resources", "requests", "cpu"}));
     std::optional<double> l = ParseCpuQuantity(StrAt(c, {"resources", "limits", "cpu"}));
     // Kubernetes defaults a missing request to the limit.

@@ -70,6 +70,20 @@ std::map<std::string, ReplicaSample> MatchContainerCpu(
   return out;
 }
 
+std::optional<ReplicaSample> SumReplicaCpu(
+    const Replica& replica, const std::map<std::string, ReplicaSample>& by_container) {
+  if (replica.container_ids.empty()) return std::nullopt;
+  ReplicaSample sum;
+  for (const std::string& id : replica.container_ids) {
+    auto it = by_container.find(id);
+    if (it == by_container.end()) return std::nullopt;
+    sum.cores += it->second.cores;
+    sum.timestamp_ms = it->second.timestamp_ms;
+    sum.window_ms = it->second.window_ms;
+  }
+  return sum;
+}
+
 std::optional<double> ServiceValue(const std::vector<QuerySample>& samples) {
   if (samples.empty()) return std::nullopt;
   double sum = 0;

@@ -56,6 +56,10 @@ std::string ContainerCpuQuery(const std::vector<std::string>& container_ids,
 std::map<std::string, ReplicaSample> MatchContainerCpu(
     const std::vector<std::string>& container_ids, const std::vector<QuerySample>& samples,
     int64_t now_ms, std::chrono::milliseconds window);
+// A replica's CPU: the sum over all its containers; nullopt when it has none or any of them has
+// no sample (a pod measured without its sidecar would read low: missing, never partial).
+std::optional<ReplicaSample> SumReplicaCpu(
+    const Replica& replica, const std::map<std::string, ReplicaSample>& by_container);
 // A whole service's value: the sum of the samples; nullopt when there are none (no data) or a
 // value is NaN.
 std::optional<double> ServiceValue(const std::vector<QuerySample>& samples);

@@ -22,13 +22,15 @@ struct ScaleTarget {
 
 // One replica (Swarm task, Kubernetes pod) of the target.
 struct Replica {
-  std::string name;          // Task id or pod name.
-  std::string container_id;  // Full container id when known (joins with container_* series).
-  std::string node;          // Node name or id; "" when unknown.
-  bool running = false;      // Swarm task state running / pod phase Running.
-  bool ready = false;        // Running and passing its health/readiness check (when it has one).
-  int64_t started_ms = 0;    // When it started running; 0 when unknown.
-  std::string message;       // Why it is not running/ready (e.g. "no suitable node"), else "".
+  std::string name;  // Task id or pod name.
+  // Full ids of its containers when known (they join with the container_* series). A Kubernetes
+  // pod's are its containers and sidecars (restartable init containers); its CPU is their sum.
+  std::vector<std::string> container_ids;
+  std::string node;        // Node name or id; "" when unknown.
+  bool running = false;    // Swarm task state running / pod phase Running.
+  bool ready = false;      // Running and passing its health/readiness check (when it has one).
+  int64_t started_ms = 0;  // When it started running; 0 when unknown.
+  std::string message;     // Why it is not running/ready (e.g. "no suitable node"), else "".
   // The replica's CPU request and limit in cores, summed over its containers; 0 when any of
   // them has none (then utilisation against that basis cannot be computed, as in the HPA).
   double cpu_request_cores = 0;

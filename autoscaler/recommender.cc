@@ -335,7 +335,8 @@ int32_t NormalizeLegacy(const Policy& policy, int64_t now_ms, int32_t current, i
   }
   Stabilized(old_index, now_ms, desired, rec, h, d);
   SetStabilizedCondition(d, rec, desired, false);
-  const int32_t up_limit = std::max(2 * current, 4);
+  const int32_t up_limit = static_cast<int32_t>(
+      std::min<int64_t>(std::max<int64_t>(2 * static_cast<int64_t>(current), 4), INT32_MAX));
   int32_t max_allowed;
   std::string reason, message;
   if (policy.max_replicas > up_limit) {
@@ -365,11 +366,11 @@ int32_t NormalizeLegacy(const Policy& policy, int64_t now_ms, int32_t current, i
 // The furthest a scale-up may go now: the rate policies' limit (or the legacy max(2×current, 4)),
 // capped by max_replicas.
 int32_t ScaleUpCeiling(const Policy& policy, int64_t now_ms, int32_t current, const History& h) {
-  const int32_t limit =
+  const int64_t limit =
       policy.legacy_behavior
-          ? std::max(2 * current, 4)
+          ? std::max<int64_t>(2 * static_cast<int64_t>(current), 4)
           : std::max(RateLimit(true, current, h, policy.scale_up, now_ms), current);
-  return std::min(limit, policy.max_replicas);
+  return static_cast<int32_t>(std::min<int64_t>(limit, policy.max_replicas));
 }
 
 struct PanicProposal {
@@ -399,16 +400,19 @@ PanicProposal PanicCheck(const Policy& policy, int64_t now_ms, const ScaleState&
       }
       continue;
     }
-    if (!in.status.ok() || in.cpu_recent.empty()) continue;
-    // Ready replicas with a recent sample: usage against the limit (saturation) and against the
-    // metric's basis (threshold), as CpuReplicas measures the basis.
-    double used = 0, used_limited = 0, limit = 0, basis = 0;
-    int32_t counted = 0;
+    if (!in.status.ok() || in.cpu_recent.empty() || !d.metrics[i].valid) continue;
+    // Usage against the limit (saturation) and against the metric's basis (threshold), as
+    // CpuReplicas measures the basis. Replicas that are not ready, or have no recent sample, count
+    // with no usage (the HPA's conservative scale-up): replicas still starting after a scale-up
+    // keep the old ones from looking saturated again.
+    double used = 0, limit_used = 0, limit = 0, basis = 0;
+    int32_t counted = 0, measured = 0;
     for (const Replica& r : state.replicas) {
-      if (r.failed || !r.running || !r.ready) continue;
+      if (r.failed) continue;
       auto it = in.cpu_recent.find(r.name);
-      if (it == in.cpu_recent.end() || !std::isfinite(it->second.cores)) continue;
-      const double cores = std::max(0.0, it->second.cores);
+      const bool has_sample =
+          r.running && r.ready && it != in.cpu_recent.end() && std::isfinite(it->second.cores);
+      const double cores = has_sample ? std::max(0.0, it->second.cores) : 0.0;
       const bool none = r.cpu_limit_cores <= 0 && r.cpu_request_cores <= 0;
       // Without per-replica figures the state-wide basis is a limit only for a limit metric.
       const double lim =
@@ -418,27 +422,29 @@ PanicProposal PanicCheck(const Policy& policy, int64_t now_ms, const ScaleState&
       const double b =
           none ? state.cpu_cores_per_replica
                : (m.against == CpuBasis::kLimit ? r.cpu_limit_cores : r.cpu_request_cores);
+      if (b <= 0) continue;  // No basis: the metric is invalid (caught above) or it is unknown.
       used += cores;
-      basis += std::max(0.0, b);
+      basis += b;
       if (lim > 0) {
-        used_limited += cores;
+        limit_used += cores;
         limit += lim;
       }
       ++counted;
+      measured += has_sample ? 1 : 0;
     }
-    if (counted == 0) continue;
-    if (limit > 0 && used_limited / limit >= policy.panic.saturation) {
+    if (measured == 0) continue;
+    if (limit > 0 && limit_used / limit >= policy.panic.saturation) {
       std::snprintf(buf, sizeof buf, "%s saturated: %.0f%% of the CPU limit over the last interval",
-                    m.name.c_str(), 100 * used_limited / limit);
+                    m.name.c_str(), 100 * limit_used / limit);
       offer(ScaleUpCeiling(policy, now_ms, state.desired, h), m.name, buf);
     }
-    if (basis > 0) {
-      const double ratio = (100 * used / basis) / m.target_utilization;
-      if (ratio >= policy.panic.threshold) {
-        std::snprintf(buf, sizeof buf, "%s at %.2fx its target over the last interval",
-                      m.name.c_str(), ratio);
-        offer(CeilToInt32(ratio * counted), m.name, buf);
-      }
+    // Twice the target must show on the rate window as well as the last interval: one noisy
+    // interval against a small request is no reason to skip the scale-up window.
+    const double ratio = std::min((100 * used / basis) / m.target_utilization, d.metrics[i].ratio);
+    if (ratio >= policy.panic.threshold) {
+      std::snprintf(buf, sizeof buf, "%s at %.2fx its target over the last interval",
+                    m.name.c_str(), ratio);
+      offer(CeilToInt32(ratio * counted), m.name, buf);
     }
   }
   return best;

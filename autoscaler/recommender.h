@@ -93,9 +93,11 @@ struct History {
 // accepted the new count, or at once when simulating).
 Decision Recommend(const Policy& policy, int64_t now_ms, const ScaleState& state,
                    const std::vector<MetricInput>& inputs, History* history);
-// Whether a decision taken between sync periods should be acted on now: a panic scale-up.
-// Everything else waits for the policy's sync period.
-inline bool ActBetweenSyncs(const Decision& d) { return d.panic && d.desired > d.current; }
+// Whether a decision taken between sync periods should be acted on now: a panic scale-up that
+// calls the orchestrator (not a dry run). Everything else waits for the policy's sync period.
+inline bool ActBetweenSyncs(const Decision& d) {
+  return d.panic && d.desired > d.current && d.call_orchestrator;
+}
 // Stores a scale event (from → to) for the rate-limit policies.
 void RecordRescale(const Policy& policy, int64_t now_ms, int32_t from, int32_t to,
                    History* history);

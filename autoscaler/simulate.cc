@@ -256,7 +256,7 @@ Result<std::vector<Decision>> Simulate(const Policy& policy, const std::vector<S
       PruneHistory(policy, now, &history);
       continue;
     }
-    if (due) next_ms = now + policy.sync_period.count();
+    next_ms = now + policy.sync_period.count();  // The agent restarts the period at any reconcile.
     if (d.rescale) {
       RecordRescale(policy, now, replicas, d.desired, &history);
       replicas = d.desired;

@@ -47,7 +47,8 @@ Replica TaskToReplica(const json& task) {
   Replica r;
   r.name = StrAt(task, {"ID"});
   r.node = StrAt(task, {"NodeID"});
-  r.container_id = StrAt(task, {"Status", "ContainerStatus", "ContainerID"});
+  std::string container = StrAt(task, {"Status", "ContainerStatus", "ContainerID"});
+  if (!container.empty()) r.container_ids.push_back(std::move(container));
   std::string state = StrAt(task, {"Status", "State"});
   r.running = state == "running";
   // A task with a health check stays "starting" until it passes, so running means ready.

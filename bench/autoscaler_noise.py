@@ -7,8 +7,9 @@ panic check, 5 s sync) and through the HPA algorithm with its default behaviour 
 15-30 s old 15 s means), on the same series. Prints mean/max scale events, the seeds where
 tidemark made more events than the HPA, scale-ins inside the stabilization window, unserved load
 and replica-seconds, and the reaction to a clean load step. Exit 1 on a scale-in inside a window.
+Runs it with new replicas ready 0, 5 and 20 s after a scale-up (--startup to pick one).
 Usage: bench/autoscaler_noise.py [--bench build-release/autoscaler/autoscaler_noise] [--seeds 200]
-                                 [--trace SEED]
+                                 [--startup S] [--trace SEED]
 """
 import argparse
 import subprocess
@@ -19,12 +20,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", default="build-release/autoscaler/autoscaler_noise")
     ap.add_argument("--seeds", default="200")
+    ap.add_argument("--startup", help="seconds until a new replica is ready (default: 0, 5, 20)")
     ap.add_argument("--trace", help="print every scale event of this seed, per configuration")
     args = ap.parse_args()
-    cmd = [args.bench, "--seeds", args.seeds]
-    if args.trace:
-        cmd += ["--trace", args.trace]
-    return subprocess.run(cmd).returncode
+    rc = 0
+    for startup in [args.startup] if args.startup else ["0", "5", "20"]:
+        cmd = [args.bench, "--seeds", args.seeds, "--startup", startup]
+        if args.trace:
+            cmd += ["--trace", args.trace]
+        rc |= subprocess.run(cmd).returncode
+        print(flush=True)
+    return rc
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <set>
 
 #include "tests/testing/testing.h"
 
@@ -26,6 +27,7 @@ class FakeOrchestrator final : public Orchestrator {
   struct Shared {
     int32_t desired = 2;
     int32_t ready_limit = 1000;  // Replicas past this stay pending.
+    int containers = 1;          // Per replica: "c<i>", then "c<i>-side<k>".
     std::vector<int32_t> calls;
     Status set_error;
     Status get_error;
@@ -40,7 +42,10 @@ class FakeOrchestrator final : public Orchestrator {
     for (int i = 0; i < s_->desired; ++i) {
       autoscaler::Replica r;
       r.name = "task" + std::to_string(i);
-      r.container_id = "c" + std::to_string(i);
+      r.container_ids = {"c" + std::to_string(i)};
+      for (int k = 1; k < s_->containers; ++k) {
+        r.container_ids.push_back("c" + std::to_string(i) + "-side" + std::to_string(k));
+      }
       r.running = r.ready = i < s_->ready_limit;
       r.started_ms = kT0 - 600'000;  // Past the CPU initialization period.
       r.ready_changed_ms = kT0 - 595'000;
@@ -65,7 +70,8 @@ class FakeSource final : public MetricSource {
  public:
   struct Shared {
     double cores = 0.1;
-    std::optional<double> recent;  // The last interval (irate); default: `cores`.
+    std::optional<double> recent;   // The last interval (irate); default: `cores`.
+    std::set<std::string> no_data;  // Containers the source has no sample for.
     bool fail = false;
     int queries = 0;
   };
@@ -84,7 +90,9 @@ class FakeSource final : public MetricSource {
                              ? *s_->recent
                              : s_->cores;
     std::map<std::string, ReplicaSample> out;
-    for (const auto& id : ids) out[id] = ReplicaSample{cores, now_ms, w.count()};
+    for (const auto& id : ids) {
+      if (!s_->no_data.count(id)) out[id] = ReplicaSample{cores, now_ms, w.count()};
+    }
     return out;
   }
 
@@ -245,6 +253,24 @@ TEST_F(AutoscalerServiceTest, TheScaleInWindowCountsEveryCycleNotJustSyncs) {
   EXPECT_GE(first_call_s, 24);
   EXPECT_LE(first_call_s, 25);
   EXPECT_EQ(orch_.calls, std::vector<int32_t>{1});
+}
+
+// A pod with a sidecar: its CPU is the sum of both containers, and with one of them unmeasured
+// the replica is missing, never read as the lower partial sum.
+TEST_F(AutoscalerServiceTest, AReplicasCpuIsTheSumOfItsContainers) {
+  orch_.containers = 2;
+  src_.cores = 0.1;  // Each container: 0.2 of the 0.5 core basis per replica = 40 %.
+  auto s = Make();
+  s->RunOnce(false);
+  nlohmann::json d = Policy0(*s)["decisions"][0];
+  EXPECT_EQ(d["metrics"][0]["utilization"], 40) << d.dump();
+  src_.no_data = {"c1-side1"};
+  clock_.Advance(std::chrono::seconds(5));
+  s->RunOnce(false);
+  d = Policy0(*s)["decisions"][0];
+  // c0 alone is measured: 40 % against c0's basis, not (0.2 + 0.1) / 1.0 = 30 %.
+  EXPECT_EQ(d["metrics"][0]["utilization"], 40) << d.dump();
+  EXPECT_TRUE(orch_.calls.empty());
 }
 
 TEST_F(AutoscalerServiceTest, MissingMetricsNeverScale) {

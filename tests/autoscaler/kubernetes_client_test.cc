@@ -243,6 +243,30 @@ class KubernetesClientTest : public ::testing::Test {
   const ScaleTarget web_{"Deployment", "default", "web"};
 };
 
+// Sidecars (init containers with restartPolicy Always) count for the pod's CPU like containers,
+// as in the HPA; other init containers have finished and do not.
+TEST_F(KubernetesClientTest, SidecarsCountForThePodsContainersAndRequests) {
+  json pod = Pod("web-1", "web", "Running", true, "250m", "250m");
+  pod["spec"]["initContainers"] = {
+      {{"name", "setup"}, {"resources", {{"requests", {{"cpu", "2"}}}}}},
+      {{"name", "proxy"},
+       {"restartPolicy", "Always"},
+       {"resources", {{"requests", {{"cpu", "100m"}}}, {"limits", {{"cpu", "200m"}}}}}}};
+  pod["status"]["initContainerStatuses"] = {
+      {{"name", "setup"}, {"containerID", "containerd://" + std::string(64, 'd')}},
+      {{"name", "proxy"}, {"containerID", "containerd://" + std::string(64, 'c')}}};
+  api_.pods = {pod};  // Before any request, as the other tests set the fake up.
+  auto client = Client();
+  Result<ScaleState> st = client->GetScale(web_);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  ASSERT_EQ(st->replicas.size(), 1u);
+  const Replica& r = st->replicas[0];
+  EXPECT_EQ(r.container_ids, (std::vector<std::string>{std::string(64, 'a'), std::string(64, 'b'),
+                                                       std::string(64, 'c')}));
+  EXPECT_DOUBLE_EQ(r.cpu_request_cores, 0.6);  // 250m + 250m + the sidecar's 100m.
+  EXPECT_DOUBLE_EQ(r.cpu_limit_cores, 0);      // The app containers have no limit.
+}
+
 TEST_F(KubernetesClientTest, GetScaleReadsScaleAndPodsBySelector) {
   auto client = Client();
   Result<ScaleState> st = client->GetScale(web_);
@@ -253,7 +277,8 @@ TEST_F(KubernetesClientTest, GetScaleReadsScaleAndPodsBySelector) {
   ASSERT_EQ(st->replicas.size(), 3u);                // other-1 is not selected
   const Replica& r1 = st->replicas[0];
   EXPECT_EQ(r1.name, "web-1");
-  EXPECT_EQ(r1.container_id, std::string(64, 'a'));
+  EXPECT_EQ(r1.container_ids,
+            (std::vector<std::string>{std::string(64, 'a'), std::string(64, 'b')}));
   EXPECT_EQ(r1.node, "node-1");
   EXPECT_TRUE(r1.running);
   EXPECT_TRUE(r1.ready);

@@ -567,15 +567,61 @@ TEST(RecommenderTest, TwiceTheTargetOnTheLastIntervalScalesUpAtOnce) {
   }
   History h;
   Decide(p, s, {WithRecent(Cpu({0.2, 0.2}), {0.2, 0.2})}, kT0, &h);
-  // Last interval: 120 % of the request, 2.4× the target → ceil(2.4 × 2) = 5.
+  // One noisy interval at 2.4× while the rate window shows 1.2×: the up window holds.
   Decision d = Decide(p, s, {WithRecent(Cpu({0.3, 0.3}), {0.6, 0.6})}, kT0 + kS, &h);
-  EXPECT_TRUE(d.panic);
-  EXPECT_EQ(d.panic_reason, "cpu at 2.40x its target over the last interval");
-  EXPECT_EQ(d.desired, 5);
-  // 1.9× is below the threshold: the up window holds.
-  d = Decide(p, s, {WithRecent(Cpu({0.3, 0.3}), {0.475, 0.475})}, kT0 + 2 * kS, &h);
   EXPECT_FALSE(d.panic);
   EXPECT_EQ(d.desired, 2);
+  // Both at least twice the target (2.2× and 2.4×): the lower counts, ceil(2.2 × 2) = 5.
+  d = Decide(p, s, {WithRecent(Cpu({0.55, 0.55}), {0.6, 0.6})}, kT0 + 2 * kS, &h);
+  EXPECT_TRUE(d.panic);
+  EXPECT_EQ(d.panic_reason, "cpu at 2.20x its target over the last interval");
+  EXPECT_EQ(d.desired, 5);
+  // 1.9× on the last interval is below the threshold.
+  d = Decide(p, s, {WithRecent(Cpu({0.55, 0.55}), {0.475, 0.475})}, kT0 + 3 * kS, &h);
+  EXPECT_FALSE(d.panic);
+}
+
+// After a panic scale-up the new replicas are still starting and the old ones still throttled:
+// the new ones count as using nothing, so the old ones do not trigger a second doubling.
+TEST(RecommenderTest, StartingReplicasKeepSaturationFromCompounding) {
+  Policy p = PanicPolicy(50);
+  p.max_replicas = 64;
+  ScaleState s = State(8);
+  for (int i = 4; i < 8; ++i) s.replicas[i].running = s.replicas[i].ready = false;  // Pending.
+  History h;
+  RecordRescale(p, kT0 - 20 * kS, 4, 8, &h);  // The panic 20 s ago, outside the 15 s periods.
+  const std::vector<double> busy = {1, 1, 1, 1};
+  Decision d = Decide(p, s, {WithRecent(Cpu(busy), busy)}, kT0, &h);
+  EXPECT_FALSE(d.panic) << d.panic_reason;  // 4 of 8 cores: 50 %.
+  EXPECT_EQ(d.desired, 8);
+  // Once they run, are ready and measured, saturation counts them in.
+  for (Replica& r : s.replicas) r.running = r.ready = true;
+  const std::vector<double> all_busy(8, 1.0);
+  d = Decide(p, s, {WithRecent(Cpu(all_busy), all_busy)}, kT0 + kS, &h);
+  EXPECT_TRUE(d.panic);
+  EXPECT_EQ(d.desired, 16);
+}
+
+TEST(RecommenderTest, AnInvalidCpuMetricNeverPanics) {
+  Policy p = PanicPolicy(50);
+  p.metrics[0].against = CpuBasis::kRequest;
+  ScaleState s = State(2);
+  s.cpu_cores_per_replica = 0;
+  s.replicas[0].cpu_request_cores = 0.5;  // p1 has no request: the metric is invalid.
+  s.replicas[0].cpu_limit_cores = s.replicas[1].cpu_limit_cores = 1;
+  Decision d = Decide(p, s, {WithRecent(Cpu({1, 1}), {1, 1})});
+  ASSERT_FALSE(d.metrics[0].valid);
+  EXPECT_FALSE(d.panic);
+  EXPECT_FALSE(d.rescale);
+}
+
+TEST(RecommenderTest, ADryRunPanicWaitsForTheSync) {
+  Policy p = PanicPolicy(50);
+  p.dry_run = true;
+  Decision d = Decide(p, State(2), {WithRecent(Cpu({1, 1}), {1, 1})});
+  EXPECT_TRUE(d.panic);
+  EXPECT_EQ(d.desired, 6);
+  EXPECT_FALSE(ActBetweenSyncs(d));  // No orchestrator call to hurry for.
 }
 
 TEST(RecommenderTest, AQueryAtTwiceItsTargetScalesUpAtOnce) {

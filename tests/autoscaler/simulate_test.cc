@@ -81,8 +81,9 @@ TEST(SimulateTest, ASaturatedRowScalesAtOnceBetweenSyncsAsFarAsTheRatePoliciesAl
   EXPECT_TRUE(d.panic);
   EXPECT_EQ(d.desired, 6);  // max(2 + 4 Pods, 2 × 100 %) per 15 s.
   EXPECT_EQ(d.reason, "panic: cpu saturated: 100% of the CPU limit over the last interval");
-  // The next decision is the sync at t=5; the panic recommendation (6) holds the scale-down.
-  EXPECT_EQ((*decisions)[2].time_ms, 5000);
+  // The panic reconcile restarted the sync period: the next decision is at t=6, and the panic
+  // recommendation (6) holds the scale-down.
+  EXPECT_EQ((*decisions)[2].time_ms, 6000);
   EXPECT_EQ((*decisions)[2].desired, 6);
 }
 

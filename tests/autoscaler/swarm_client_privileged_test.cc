@@ -110,8 +110,9 @@ TEST_F(SwarmClientPrivilegedTest, GetScaleOfARunningService) {
   EXPECT_GT(r.started_ms, 0);
   EXPECT_EQ(r.node, Docker("info --format '{{.Swarm.NodeID}}'"));
   // The container id joins with the container's own (and with container_* series).
-  EXPECT_EQ(r.container_id.size(), 64u);
-  EXPECT_EQ(r.container_id,
+  ASSERT_EQ(r.container_ids.size(), 1u);
+  EXPECT_EQ(r.container_ids[0].size(), 64u);
+  EXPECT_EQ(r.container_ids[0],
             Docker("ps -q --no-trunc --filter label=com.docker.swarm.service.name=tm-get"));
 }
 
