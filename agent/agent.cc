@@ -8,6 +8,7 @@
 
 #include <boost/asio.hpp>
 #include <filesystem>
+#include <functional>
 
 #include "agent/remote_write.h"
 #include "agent/self_metrics.h"
@@ -346,8 +347,20 @@ Service* Agent::ServiceFor(std::string_view path) const {
   return nullptr;
 }
 
+Status Agent::ReloadServices() {
+  std::string errors;
+  for (const auto& s : services_) {
+    if (Status st = s->Reload(); !st.ok()) {
+      errors += (errors.empty() ? "" : "; ") + std::string(s->Name()) + ": " + st.message();
+    }
+  }
+  if (!errors.empty()) return Status::InvalidArgument(errors);
+  return Status::Ok();
+}
+
 void Agent::HandleHttpAsync(HttpRequest req, HttpRespond respond) {
-  bool slow = req.path == "/api/v1/write" || ServiceFor(req.path) != nullptr ||
+  bool slow = req.path == "/api/v1/write" || req.path == "/-/reload" ||
+              ServiceFor(req.path) != nullptr ||
               (PrometheusApi::Handles(req.path) && PrometheusApi::IsSlow(req.path));
   if (query_pool_ != nullptr && slow) {
     boost::asio::post(*query_pool_, [this, req = std::move(req), respond = std::move(respond)] {
@@ -385,6 +398,16 @@ void Agent::HandleHttp(const HttpRequest& req, HttpResponse* resp) {
     // Label by route, never by raw path (label values would be unbounded).
     handler = PrometheusApi::RouteLabel(req.path);
     api_->Serve(req, resp);
+  } else if (req.path == "/-/reload") {
+    // Prometheus' lifecycle endpoint: POST or PUT re-reads the rule files.
+    if (req.method != "POST" && req.method != "PUT") {
+      resp->status = 405;
+      resp->headers.emplace_back("Allow", "POST, PUT");
+      resp->body = "method not allowed: POST or PUT /-/reload\n";
+    } else if (Status st = ReloadServices(); !st.ok()) {
+      resp->status = 500;
+      resp->body = "failed to reload: " + st.message() + "\n";
+    }
   } else if (req.method != "GET" && req.method != "HEAD") {
     resp->status = 405;
     resp->headers.emplace_back("Allow", "GET, HEAD");
@@ -459,6 +482,22 @@ Status Agent::Run() {
     if (!ec) spdlog::info("received signal {}, shutting down", sig);
     Stop();
   });
+  // SIGHUP re-reads the rule files, as Prometheus does; on the query pool (a reload waits for a
+  // rule evaluation in progress), never on this loop.
+  boost::asio::signal_set hangup(io, SIGHUP);
+  std::function<void()> wait_hangup = [&] {
+    hangup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      spdlog::info("received SIGHUP, reloading rule files");
+      boost::asio::post(*query_pool_, [this] {
+        if (Status st = ReloadServices(); !st.ok()) {
+          spdlog::error("reload failed: {}", st.message());
+        }
+      });
+      wait_hangup();
+    });
+  };
+  wait_hangup();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) {

@@ -98,6 +98,8 @@ class Agent {
   void ServeMetrics(const HttpRequest& req, HttpResponse* resp);
   // The service whose route `path` is, or null.
   Service* ServiceFor(std::string_view path) const;
+  // Every service's Reload (SIGHUP, POST /-/reload); the errors of those that failed, joined.
+  Status ReloadServices();
 
   struct CollectorState {
     std::unique_ptr<collector::Collector> collector;

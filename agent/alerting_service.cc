@@ -283,6 +283,20 @@ class AlertingService final : public Service {
     return Status::Ok();
   }
 
+  Status Reload() override {
+    if (rules_ == nullptr) return Status::Ok();
+    std::vector<std::string> errors = rules_->Reload(AlertingRuleSources(config_));
+    load_errors_ = errors.size();
+    std::string all;
+    for (const std::string& e : errors) {
+      spdlog::error("alerting: rule file: {}", e);
+      all += (all.empty() ? "" : "; ") + e;
+    }
+    if (!errors.empty()) return Status::InvalidArgument(all);
+    spdlog::info("alerting: rule files reloaded");
+    return Status::Ok();
+  }
+
   void Stop() override {
     {
       std::lock_guard<std::mutex> lock(mu_);

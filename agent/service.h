@@ -52,6 +52,9 @@ class Service {
   // Called on the collection thread after a cycle's samples are in the store (fresh data for
   // rules and policies). Must return quickly: hand real work to the service's own thread.
   virtual void OnCycle(int64_t /*timestamp_ms*/) {}
+  // Re-reads the service's own files (rule files) on SIGHUP or POST /-/reload, from a query pool
+  // thread. What fails to load keeps its previous version; the error says which file and why.
+  virtual Status Reload() { return Status::Ok(); }
 };
 
 // The services `ctx.config` turns on. InvalidArgument/IoError with a one-line reason when one
