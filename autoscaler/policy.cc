@@ -28,6 +28,7 @@ ScalingRules DefaultScaleDown() {
   ScalingRules r;
   r.stabilization_window = std::chrono::seconds(300);
   r.policies = {{RatePolicyType::kPercent, 100, std::chrono::seconds(15)}};
+  r.min_step = 0.1;
   return r;
 }
 
@@ -67,13 +68,17 @@ bool ParseClock(std::string_view s, int* minutes) {
   return true;
 }
 
-Status ParseRules(const YamlWalker& w, const YAML::Node& n, const std::string& prefix,
+Status ParseRules(const YamlWalker& w, const YAML::Node& n, const std::string& prefix, bool down,
                   ScalingRules* r) {
   return w.Map(
-      n, prefix, {"stabilization_window", "select_policy", "policies", "tolerance"},
+      n, prefix, {"stabilization_window", "select_policy", "policies", "tolerance", "min_step"},
       [&](const std::string& k, const YAML::Node& v, const std::string& full) -> Status {
         if (k == "stabilization_window") return w.Duration(v, full, &r->stabilization_window);
         if (k == "tolerance") return Number(w, v, full, &r->tolerance);
+        if (k == "min_step") {
+          if (!down) return w.Error(v, full, "only scale_down has min_step");
+          return Number(w, v, full, &r->min_step);
+        }
         if (k == "select_policy") {
           std::string s;
           TIDEMARK_RETURN_IF_ERROR(w.String(v, full, &s));
@@ -418,7 +423,8 @@ Status ParsePolicy(const YamlWalker& w, const YAML::Node& node, const std::strin
         }
         return w.Map(v, full, {"scale_up", "scale_down"},
                      [&](const std::string& k2, const YAML::Node& v2, const std::string& f2) {
-                       return ParseRules(w, v2, f2, k2 == "scale_up" ? &p.scale_up : &p.scale_down);
+                       const bool down = k2 == "scale_down";
+                       return ParseRules(w, v2, f2, down, down ? &p.scale_down : &p.scale_up);
                      });
       }));
   // `behavior: legacy` asks for the behaviour-less HPA exactly: no fast path unless asked for.
@@ -487,6 +493,9 @@ Status ValidatePolicy(const Policy& p) {
     if (r->tolerance < 0 || r->tolerance >= (r == &p.scale_down ? 1.0 : 100.0)) {
       return bad(std::string(dir) + " tolerance must be in [0, " +
                  (r == &p.scale_down ? "1)" : "100)"));
+    }
+    if (!(r->min_step >= 0 && r->min_step < 1)) {
+      return bad(std::string(dir) + " min_step must be in [0, 1)");
     }
     if (r->stabilization_window < std::chrono::milliseconds(0) ||
         r->stabilization_window > std::chrono::hours(1)) {

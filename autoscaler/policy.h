@@ -49,6 +49,10 @@ struct ScalingRules {
   SelectPolicy select = SelectPolicy::kMax;
   std::vector<RatePolicy> policies;
   double tolerance = 0.1;  // Ratio band: within [1 - down.tolerance, 1 + up.tolerance] holds.
+  // scale_down only: a scale-in by fewer than this fraction of the current replicas waits, unless
+  // it reaches min_replicas (0 = any, the HPA). Default 0.1: trimming one replica of twelve as
+  // the stabilization window slides is churn, not savings.
+  double min_step = 0;
 };
 
 // Scale-in allowed only from `start` to `end` (minutes of the day; end < start wraps midnight)

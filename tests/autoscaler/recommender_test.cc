@@ -12,6 +12,7 @@ constexpr int64_t kS = 1000;
 Policy CpuPolicy(int32_t target, int32_t min = 1, int32_t max = 100) {
   Policy p;
   p.scale_up.stabilization_window = std::chrono::milliseconds(0);
+  p.scale_down.min_step = 0;
   p.panic.enabled = false;
   p.name = "web";
   p.target = {"SwarmService", "", "web"};
@@ -622,6 +623,29 @@ TEST(RecommenderTest, ADryRunPanicWaitsForTheSync) {
   EXPECT_TRUE(d.panic);
   EXPECT_EQ(d.desired, 6);
   EXPECT_FALSE(ActBetweenSyncs(d));  // No orchestrator call to hurry for.
+}
+
+// tidemark's scale_down.min_step default: no one-replica trims of a large target; a scale-in to
+// min_replicas is never held.
+TEST(RecommenderTest, ScaleInsSmallerThanTheMinStepWait) {
+  Policy p = CpuPolicy(50, 10, 100);
+  p.scale_down.min_step = 0.1;
+  p.scale_down.stabilization_window = std::chrono::seconds(0);
+  // 12 replicas at 46 %: 11 would do (ceil(0.92 × 12)), one twelfth less: held.
+  Decision d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.46))});
+  EXPECT_EQ(d.recommendation, 12);  // Within tolerance: 0.92 ≥ 0.9.
+  d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.44))});  // ceil(0.88 × 12) = 11.
+  EXPECT_EQ(d.recommendation, 11);
+  EXPECT_EQ(d.desired, 12);
+  EXPECT_EQ(d.limited_reason, "ScaleDownBelowMinStep");
+  EXPECT_FALSE(d.rescale);
+  d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.4))});  // ceil(0.8 × 12) = 10.
+  EXPECT_EQ(d.desired, 10);
+  d = Decide(p, State(11), {Cpu(std::vector<double>(11, 0.4))});  // 9 → min 10: one step.
+  EXPECT_EQ(d.desired, 10);
+  p.scale_down.min_step = 0;  // The HPA: any step.
+  d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.44))});
+  EXPECT_EQ(d.desired, 11);
 }
 
 TEST(RecommenderTest, AQueryAtTwiceItsTargetScalesUpAtOnce) {
