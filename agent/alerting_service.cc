@@ -285,6 +285,8 @@ class AlertingService final : public Service {
 
   Status Reload() override {
     if (rules_ == nullptr) return Status::Ok();
+    // SIGHUP and POST /-/reload may overlap: the last reload's error count is the one published.
+    std::lock_guard<std::mutex> lock(reload_mu_);
     std::vector<std::string> errors = rules_->Reload(AlertingRuleSources(config_));
     load_errors_ = errors.size();
     std::string all;
@@ -431,6 +433,7 @@ class AlertingService final : public Service {
   std::atomic<uint64_t> evaluations_{0};
   std::atomic<uint64_t> failures_{0};
   std::atomic<size_t> load_errors_{0};
+  std::mutex reload_mu_;  // Serializes Reload (the rule manager and load_errors_ together).
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // Guarded by mu_.

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <csignal>
+
 #include "agent/agent.h"
 #include "agent/alerting_service.h"
 #include "agent/query_cli.h"
@@ -188,6 +190,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       rl.rlim_cur = rl.rlim_max;
       if (setrlimit(RLIMIT_NOFILE, &rl) != 0) spdlog::debug("could not raise RLIMIT_NOFILE");
     }
+    // SIGHUP reloads rule files while Run serves; before and after (store open and replay,
+    // shutdown) it must not kill the agent. Asio restores the default action when Run's
+    // signal_set goes, so ignore it again once Run returns.
+    std::signal(SIGHUP, SIG_IGN);
     auto agent = Agent::Create(config, SystemClock::Instance());
     if (!agent.ok()) {
       err << "tidemark: " << agent.status().message() << "\n";
@@ -195,6 +201,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       return agent.status().code() == StatusCode::kCorruption ? 1 : 2;
     }
     st = (*agent)->Run();
+    std::signal(SIGHUP, SIG_IGN);
     if (!st.ok()) {
       err << "tidemark: " << st.message() << "\n";
       return 2;

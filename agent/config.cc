@@ -142,6 +142,8 @@ void EmitAutoscalerSection(const autoscaler::AutoscalerConfig& a, YAML::Emitter*
            << YAML::Key << "scale_up" << YAML::Value
            << FormatDuration(p.scale_up.stabilization_window) << YAML::Key << "scale_down"
            << YAML::Value << FormatDuration(p.scale_down.stabilization_window) << YAML::EndMap;
+      *out << YAML::Key << "scale_down_min_step" << YAML::Value << YAML::Precision(6)
+           << p.scale_down.min_step;
     }
     *out << YAML::Key << "panic" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
          << "enabled" << YAML::Value << p.panic.enabled << YAML::Key << "saturation" << YAML::Value

@@ -1,6 +1,8 @@
 #include "autoscaler/metric_source.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -74,12 +76,14 @@ std::optional<ReplicaSample> SumReplicaCpu(
     const Replica& replica, const std::map<std::string, ReplicaSample>& by_container) {
   if (replica.container_ids.empty()) return std::nullopt;
   ReplicaSample sum;
+  sum.timestamp_ms = INT64_MAX;
   for (const std::string& id : replica.container_ids) {
     auto it = by_container.find(id);
     if (it == by_container.end()) return std::nullopt;
     sum.cores += it->second.cores;
-    sum.timestamp_ms = it->second.timestamp_ms;
-    sum.window_ms = it->second.window_ms;
+    // The oldest sample and widest window: what the sum as a whole covers for certain.
+    sum.timestamp_ms = std::min(sum.timestamp_ms, it->second.timestamp_ms);
+    sum.window_ms = std::max(sum.window_ms, it->second.window_ms);
   }
   return sum;
 }

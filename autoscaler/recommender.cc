@@ -541,16 +541,18 @@ Decision Recommend(const Policy& policy, int64_t now_ms, const ScaleState& state
     d.desired = policy.legacy_behavior
                     ? NormalizeLegacy(policy, now_ms, current, best, history, &d)
                     : NormalizeWithBehavior(policy, now_ms, current, best, history, &d);
-    if (!policy.legacy_behavior && d.desired < current && d.desired > policy.min_replicas &&
-        current - d.desired < current * policy.scale_down.min_step) {
-      d.desired = current;
-      SetCondition(&d, "ScalingLimited", true, "ScaleDownBelowMinStep",
-                   "the scale-in is smaller than scale_down.min_step of the current replicas");
-    }
     if (d.desired < current && !ScaleInAllowed(policy.scale_in, now_ms)) {
       d.desired = current;
       SetCondition(&d, "ScalingLimited", true, "ScaleInWindowClosed",
                    "scale-in is allowed only inside the policy's scale_in_window");
+    } else if (!policy.legacy_behavior && d.desired < current &&
+               d.stabilized > policy.min_replicas &&
+               current - d.stabilized < current * policy.scale_down.min_step) {
+      // Judged on the stabilized count, before the rate limits: a policy that removes a few
+      // replicas per period must still get to scale in.
+      d.desired = current;
+      SetCondition(&d, "ScalingLimited", true, "ScaleDownBelowMinStep",
+                   "the scale-in is smaller than scale_down.min_step of the current replicas");
     }
   }
   const Condition* lim = d.Find("ScalingLimited");

@@ -648,6 +648,24 @@ TEST(RecommenderTest, ScaleInsSmallerThanTheMinStepWait) {
   EXPECT_EQ(d.desired, 11);
 }
 
+// The step is judged before the rate limits: one pod per minute still scales in from 20 to 4.
+TEST(RecommenderTest, MinStepDoesNotBlockARateLimitedScaleIn) {
+  Policy p = CpuPolicy(50, 2, 100);
+  p.scale_down.min_step = 0.1;
+  p.scale_down.stabilization_window = std::chrono::seconds(0);
+  p.scale_down.policies = {{RatePolicyType::kPods, 1, std::chrono::seconds(60)}};
+  History h;
+  Decision d = Decide(p, State(20), {Cpu(std::vector<double>(20, 0.1))}, kT0, &h);
+  EXPECT_EQ(d.stabilized, 4);
+  EXPECT_EQ(d.desired, 19);
+  EXPECT_EQ(d.limited_reason, "ScaleDownLimit");
+  // Outside the scale-in window the window's reason shows, not the step's.
+  p.scale_in = {true, 120, 180, true, 0x7f};  // 02:00-03:00 UTC; kT0 is 22:13 UTC.
+  d = Decide(p, State(20), {Cpu(std::vector<double>(20, 0.1))}, kT0, &h);
+  EXPECT_EQ(d.desired, 20);
+  EXPECT_EQ(d.limited_reason, "ScaleInWindowClosed");
+}
+
 TEST(RecommenderTest, AQueryAtTwiceItsTargetScalesUpAtOnce) {
   Policy p = PanicPolicy(50);
   p.metrics = {Query("p95", 0.3, QueryTargetType::kValue)};
