@@ -494,6 +494,9 @@ Result<std::unique_ptr<Service>> MakeAutoscalerService(const ServiceContext& ctx
   o.decision_history = ac.decision_history;
   o.cpu_window =
       std::max<std::chrono::milliseconds>(3 * ctx.config.interval, std::chrono::milliseconds(2000));
+  // Half an interval: one between-sync check per cycle, never a skipped cycle because this one's
+  // data arrived a millisecond sooner after its tick than the last reconcile's.
+  o.fast_path_min_gap = ctx.config.interval / 2;
   const promql::Engine* engine = ctx.engine;
   auto made = AutoscalerService::Create(
       ac.policies, o, ctx.clock,

@@ -40,8 +40,9 @@ struct AutoscalerServiceOptions {
   std::chrono::milliseconds cpu_window{3000};
   // How long new replicas get to become ready after a scale-out. Default: 60 s.
   std::chrono::milliseconds rollout_timeout{60000};
-  // Minimum gap between fresh-data (OnCycle) reconciles of one policy. Default: 1 s.
-  std::chrono::milliseconds fast_path_min_gap{1000};
+  // Minimum gap between fresh-data (OnCycle) reconciles of one policy: keep it below the
+  // collection interval (the agent uses half of it). Default: 500 ms.
+  std::chrono::milliseconds fast_path_min_gap{500};
 };
 
 // Thread-safe: RunOnce runs on the service's thread (or a test's), HandleHttp on the query pool,
