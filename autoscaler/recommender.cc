@@ -37,6 +37,13 @@ int32_t Utilization(int64_t usage_milli, int64_t request_milli) {
   return static_cast<int32_t>((usage_milli * 100) / request_milli);
 }
 
+// A replica's CPU basis in cores: its own request or limit when the orchestrator gave either,
+// else the state-wide value (recorded metrics). 0 when it lacks that basis.
+double BasisCores(const Replica& r, const ScaleState& state, CpuBasis against) {
+  if (r.cpu_limit_cores <= 0 && r.cpu_request_cores <= 0) return state.cpu_cores_per_replica;
+  return against == CpuBasis::kLimit ? r.cpu_limit_cores : r.cpu_request_cores;
+}
+
 // GetResourceReplicas with pod classification (§3.1–§3.3).
 MetricProposal CpuReplicas(const Policy& policy, const MetricSpec& m, int64_t now_ms,
                            const ScaleState& state, const MetricInput& in) {
@@ -46,9 +53,7 @@ MetricProposal CpuReplicas(const Policy& policy, const MetricSpec& m, int64_t no
   // them, else the state-wide value (recorded metrics). HPA sums requests over the pods counted.
   std::map<std::string, int64_t> basis;
   for (const Replica& r : state.replicas) {
-    double cores = m.against == CpuBasis::kLimit ? r.cpu_limit_cores : r.cpu_request_cores;
-    if (r.cpu_limit_cores <= 0 && r.cpu_request_cores <= 0) cores = state.cpu_cores_per_replica;
-    basis[r.name] = std::llround(std::max(0.0, cores) * 1000);
+    basis[r.name] = std::llround(std::max(0.0, BasisCores(r, state, m.against)) * 1000);
   }
   auto total_basis = [&](const std::map<std::string, int64_t>& counted, std::string* missing_on) {
     int64_t sum = 0;
@@ -419,9 +424,7 @@ PanicProposal PanicCheck(const Policy& policy, int64_t now_ms, const ScaleState&
           r.cpu_limit_cores > 0
               ? r.cpu_limit_cores
               : (none && m.against == CpuBasis::kLimit ? state.cpu_cores_per_replica : 0);
-      const double b =
-          none ? state.cpu_cores_per_replica
-               : (m.against == CpuBasis::kLimit ? r.cpu_limit_cores : r.cpu_request_cores);
+      const double b = BasisCores(r, state, m.against);
       if (b <= 0) continue;  // No basis: the metric is invalid (caught above) or it is unknown.
       used += cores;
       basis += b;
