@@ -80,11 +80,12 @@ for s in sorted(r, key=lambda s: sorted(s["metric"].items())):
 A="http://127.0.0.1:$aport"
 P95='histogram_quantile(0.95, rate(http_request_duration_seconds_bucket[1m]))'
 
-# Wait for a few scrapes with counts that moved (rate needs two samples).
+# Wait for a few scrapes with counts that moved: rate needs two samples, and while the counts
+# have not moved histogram_quantile gives NaN (which Python prints as "nan").
 got=""
 for ((i=0; i<100; i++)); do
   got=$(q "$A" "$P95")
-  [[ $(wc -l <<<"$got") == 2 && $got != *NaN* ]] && break
+  [[ $(wc -l <<<"$got") == 2 && ${got,,} != *nan* ]] && break
   sleep 0.2
 done
 want=$'instance=127.0.0.1:'"$tport"$',job=om 0.240625\ninstance=127.0.0.1:'"$tport"$',job=text,tier=web 0.240625'
@@ -126,7 +127,7 @@ if command -v prometheus >/dev/null; then
   PR="http://127.0.0.1:$pport"
   for ((i=0; i<100; i++)); do
     pgot=$(q "$PR" "$P95")
-    [[ $(wc -l <<<"$pgot") == 2 && $pgot != *NaN* ]] && break
+    [[ $(wc -l <<<"$pgot") == 2 && ${pgot,,} != *nan* ]] && break
     sleep 0.2
   done
   [[ "$pgot" == "$want" ]] || fail "Prometheus p95: [$pgot]"
