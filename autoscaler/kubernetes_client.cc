@@ -92,8 +92,9 @@ Replica PodToReplica(const json& pod, double* cpu) {
     }
     return out;
   };
-  for (const json* csp :
-       with_sidecars({"status", "containerStatuses"}, {"status", "initContainerStatuses"})) {
+  const std::vector<const json*> statuses =
+      with_sidecars({"status", "containerStatuses"}, {"status", "initContainerStatuses"});
+  for (const json* csp : statuses) {
     const json& cs = *csp;
     std::string id = StrAt(cs, {"containerID"});
     size_t scheme = id.find("://");
@@ -121,9 +122,14 @@ Replica PodToReplica(const json& pod, double* cpu) {
   if (!r.ready) {
     for (size_t i = 0; i < why.size(); ++i) r.message += (i ? "; " : "") + why[i];
   }
+  // The pod's CPU is the sum over all its containers: while one of them has no container yet
+  // (no ID, or no status at all), the pod has no usage to measure, never the partial sum.
+  const std::vector<const json*> specs =
+      with_sidecars({"spec", "containers"}, {"spec", "initContainers"});
+  if (r.container_ids.size() < std::max(specs.size(), statuses.size())) r.container_ids.clear();
   double total = 0, limits = 0;
   bool all_requests = true, all_limits = true;
-  for (const json* cp : with_sidecars({"spec", "containers"}, {"spec", "initContainers"})) {
+  for (const json* cp : specs) {
     const json& c = *cp;
     std::optional<double> q = ParseCpuQuantity(StrAt(c, {"resources", "requests", "cpu"}));
     std::optional<double> l = ParseCpuQuantity(StrAt(c, {"resources", "limits", "cpu"}));

@@ -267,6 +267,32 @@ TEST_F(KubernetesClientTest, SidecarsCountForThePodsContainersAndRequests) {
   EXPECT_DOUBLE_EQ(r.cpu_limit_cores, 0);      // The app containers have no limit.
 }
 
+// A pod with a container not created yet (no ID in its status, or no status) has no whole-pod
+// usage: it gets no container IDs, so the autoscaler counts it as unmeasured, never as the lower
+// sum of the containers that run.
+TEST_F(KubernetesClientTest, PodWithAContainerNotCreatedYetHasNoContainerIds) {
+  json no_id = Pod("web-1", "web", "Running", false, "250m", "250m");
+  no_id["status"]["containerStatuses"][1].erase("containerID");
+  json no_status = Pod("web-2", "web", "Running", false, "250m", "250m");
+  no_status["status"]["containerStatuses"].erase(1);
+  json sidecar_pending = Pod("web-3", "web", "Running", false, "250m", "250m");
+  sidecar_pending["spec"]["initContainers"] = {{{"name", "proxy"},
+                                                {"restartPolicy", "Always"},
+                                                {"resources", {{"requests", {{"cpu", "100m"}}}}}}};
+  api_.pods = {no_id, no_status, sidecar_pending,
+               Pod("web-4", "web", "Running", true, "250m", "250m")};
+  auto client = Client();
+  Result<ScaleState> st = client->GetScale(web_);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  ASSERT_EQ(st->replicas.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(st->replicas[i].container_ids.empty()) << st->replicas[i].name;
+  }
+  EXPECT_DOUBLE_EQ(st->replicas[0].cpu_request_cores, 0.5);  // Requests come from the spec.
+  EXPECT_DOUBLE_EQ(st->replicas[2].cpu_request_cores, 0.6);
+  EXPECT_EQ(st->replicas[3].container_ids.size(), 2u);
+}
+
 TEST_F(KubernetesClientTest, GetScaleReadsScaleAndPodsBySelector) {
   auto client = Client();
   Result<ScaleState> st = client->GetScale(web_);
