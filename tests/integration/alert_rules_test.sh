@@ -114,13 +114,8 @@ YML
 kill -HUP "$agent_pid"
 rules_have good survivor broken later || fail "SIGHUP did not reload the rule files"
 grep -q "received SIGHUP" "$WORK/agent-$port.log" || fail "SIGHUP not logged"
-# /metrics shows the last collection cycle's self-metrics: allow a few cycles.
-for ((i=0; i<25; i++)); do
-  metrics=$(curl -fsS "http://127.0.0.1:$port/metrics")
-  grep -q '^tidemark_alerting_rule_load_errors 0' <<<"$metrics" && break
-  sleep 0.2
-done
-grep -q '^tidemark_alerting_rule_load_errors 0' <<<"$metrics" || fail "load errors not reset after a good reload"
+wait_metrics "http://127.0.0.1:$port" 5 '^tidemark_alerting_rule_load_errors 0' ||
+  fail "load errors not reset after a good reload"
 pass "SIGHUP reloaded the rule files: the fixed group and a new file evaluate"
 
 # POST /-/reload with a broken file: 500 naming it; the file's previous groups stay.

@@ -211,15 +211,8 @@ m = up[0]["metrics"][0]
 assert m["value"] > 0.3, up[0]
 print("scale-out decision: %d -> %d at p95 %.3f s" % (up[0]["current"], up[0]["desired"], m["value"]))
 ' || fail "decisions API: $(decisions latency)"
-# /metrics shows the last collection cycle: allow a few cycles. (Not piped into grep -q: pipefail.)
-for ((i=0; i<30; i++)); do
-  metrics=$(curl -fsS "$A/metrics")
-  grep -q '^tidemark_autoscaler_metric_value{metric="p95",policy="latency"} 0\.[3-9]' <<<"$metrics" &&
-    break
-  sleep 0.2
-done
-grep -q '^tidemark_autoscaler_metric_value{metric="p95",policy="latency"} 0\.[3-9]' <<<"$metrics" ||
-  fail "no tidemark_autoscaler_metric_value for p95 above 0.3: $(grep autoscaler_metric <<<"$metrics")"
+wait_metrics "$A" 6 '^tidemark_autoscaler_metric_value\{metric="p95",policy="latency"\} 0\.[3-9]' ||
+  fail "no tidemark_autoscaler_metric_value for p95 above 0.3: $(grep autoscaler_metric <<<"$METRICS")"
 
 # The locked Deployment: the 403 names the missing permission in the API and the log. Its policy
 # syncs on its own 2 s tick: give it a few seconds after web's scale-out.

@@ -50,6 +50,8 @@ burn='while :; do if [ -e /ctl/burn ]; then timeout 1 sh -c "while :; do :; done
 dk service create --quiet --detach --name tm-as --replicas 1 --limit-cpu 0.5 --stop-signal KILL \
   --mount "type=bind,src=$CTL,dst=/ctl" tidemark-busybox:latest sh -c "$burn" >/dev/null
 replicas() { dk service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' tm-as; }
+replicas_above() { (($(replicas) > $1)); }
+replicas_below() { (($(replicas) < $1)); }
 running() { dk service ps --filter desired-state=running --format '{{.CurrentState}}' tm-as | grep -c '^Running' || true; }
 for ((i=0; i<120; i++)); do [[ $(running) == 1 ]] && break; sleep 0.5; done
 [[ $(running) == 1 ]] || fail "the service's task did not start: $(dk service ps tm-as)"
@@ -87,12 +89,8 @@ print("idle decision:", d["metrics"][0])' || fail "idle decision: $(decisions)"
 
 t_load=$(date +%s.%N)
 touch "$CTL/burn"
-t_out=""
-for ((i=0; i<200; i++)); do
-  if (( $(replicas) > 1 )); then t_out=$(date +%s.%N); break; fi
-  sleep 0.1
-done
-[[ -n $t_out ]] || fail "no scale-out within 20 s of the load: $(decisions)"
+wait_for 20 replicas_above 1 || fail "no scale-out within 20 s of the load: $(decisions)"
+t_out=$(date +%s.%N)
 reaction=$(python3 -c "print(round($t_out - $t_load, 2))")
 python3 -c "import sys; sys.exit(0 if $reaction <= 10 else 1)" ||
   fail "scale-out took ${reaction}s after the load started (> two 5 s sync periods)"
@@ -115,12 +113,8 @@ sleep 8
 before_in=$(replicas)
 t_stop=$(date +%s.%N)
 rm -f "$CTL/burn"
-t_in=""
-for ((i=0; i<600; i++)); do
-  if (( $(replicas) < before_in )); then t_in=$(date +%s.%N); break; fi
-  sleep 0.1
-done
-[[ -n $t_in ]] || fail "no scale-in within 60 s of the load stopping: $(decisions)"
+wait_for 60 replicas_below "$before_in" || fail "no scale-in within 60 s of the load stopping: $(decisions)"
+t_in=$(date +%s.%N)
 held=$(python3 -c "print(round($t_in - $t_stop, 2))")
 python3 -c "import sys; sys.exit(0 if $held >= 20 else 1)" ||
   fail "scaled in ${held}s after the load stopped, inside the 20 s stabilization window"
@@ -137,16 +131,8 @@ for d in ins:
     assert max(e["recommendation"] for e in inside) <= d["desired"], (d, inside)
 print("scale-in decisions respect the window:", [(d["current"], d["desired"]) for d in ins])
 ' || fail "a scale-in inside the stabilization window: $(decisions)"
-# /metrics shows the last collection cycle: give the scale-in a few cycles to appear there.
-events_ok=""
-for ((i=0; i<30; i++)); do
-  metrics=$(curl -fsS "$A/metrics")  # Not piped into grep -q: pipefail and SIGPIPE.
-  if grep -q '^tidemark_autoscaler_scale_events_total{policy="web"} [2-9]' <<<"$metrics" &&
-     grep -q '^tidemark_autoscaler_current_replicas{policy="web"} 1$' <<<"$metrics"; then
-    events_ok=1; break
-  fi
-  sleep 0.2
-done
-[[ -n $events_ok ]] || fail "tidemark_autoscaler_* after the scale-in: $(curl -fsS "$A/metrics" | grep ^tidemark_autoscaler)"
+wait_metrics "$A" 6 '^tidemark_autoscaler_scale_events_total\{policy="web"\} [2-9]' \
+  '^tidemark_autoscaler_current_replicas\{policy="web"\} 1$' ||
+  fail "tidemark_autoscaler_* after the scale-in: $(grep ^tidemark_autoscaler <<<"$METRICS")"
 [[ -s $WORK/data-$aport/autoscaler/web.json ]] || fail "decisions not persisted under data_dir/autoscaler"
 pass "metrics and the persisted state agree"

@@ -38,6 +38,32 @@ wait_http() {
   fail "$url did not answer within ${secs}s"
 }
 
+# wait_for SECONDS COMMAND [ARGS...]: runs COMMAND (a function or program) every 0.1 s until it
+# succeeds; returns 1 if it has not within SECONDS.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
+# wait_metrics BASE_URL SECONDS REGEX...: polls BASE_URL/metrics until each extended REGEX
+# matches a line, for up to SECONDS; METRICS holds the last page read (for the failure message).
+# Self-metrics show the last collection cycle, so a change appears there a cycle or two later.
+METRICS=""
+metrics_match() {
+  local re
+  METRICS=$(curl -fsS "$1/metrics" || true)  # Not piped into grep -q: pipefail and SIGPIPE.
+  shift
+  for re in "$@"; do grep -Eq -- "$re" <<<"$METRICS" || return 1; done
+}
+wait_metrics() {
+  local url=$1 secs=$2
+  shift 2
+  wait_for "$secs" metrics_match "$url" "$@"
+}
+
 # start_agent PORT [flags...]: runs tidemark agent in the background, waits for /-/ready.
 start_agent() {
   local port=$1; shift
