@@ -9,12 +9,14 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "alerting/builtin_rules.h"
 #include "alerting/notifier.h"
 #include "alerting/rule_file.h"
 #include "alerting/rules_api.h"
+#include "common/file_util.h"
 #include "common/logging.h"
 #include "tsdb/db.h"
 #include "tsdb/promql/engine.h"
@@ -24,6 +26,8 @@ namespace {
 
 using alerting::Alert;
 using alerting::AlertSink;
+using alerting::LabelsFromJson;
+using alerting::LabelsToJson;
 
 constexpr int64_t kResolvedRetentionMs = 15 * 60 * 1000;  // Prometheus' resolvedRetention.
 constexpr char kOomGroup[] = "tidemark.oom";
@@ -83,17 +87,23 @@ class LoggingSink final : public AlertSink {
 
 // OOM alerts raised from the hub's events: firing at once, re-sent while active (the notifier
 // applies Prometheus' resend cadence), resolved `resolve_after` after the container's last kill,
-// then re-sent as resolved for 15 m. Shared with the hub's handler, which may outlive the
-// service: Detach() cuts it off. Thread-safe.
+// then re-sent as resolved for 15 m. With a `state_path`, the active and recently resolved alerts
+// survive a restart: written there at the next tick after a change and at Detach, read back at
+// construction (so a restart neither drops a firing alert early nor re-opens it as new). Shared
+// with the hub's handler, which may outlive the service: Detach() cuts it off. Thread-safe.
 class OomAlerts {
  public:
   OomAlerts(AlertSink* sink, const alerting::OwnerResolver* owners, const Clock& clock,
-            std::chrono::milliseconds resolve_after, std::string generator_url)
+            std::chrono::milliseconds resolve_after, std::string generator_url,
+            std::string state_path)
       : sink_(sink),
         owners_(owners),
         clock_(clock),
         resolve_after_ms_(resolve_after.count()),
-        generator_url_(std::move(generator_url)) {}
+        generator_url_(std::move(generator_url)),
+        state_path_(sink_ != nullptr ? std::move(state_path) : std::string()) {
+    Restore();
+  }
 
   void OnEvent(const OomEvent& e) {
     alerting::OomAlertOptions opts;
@@ -129,6 +139,7 @@ class OomAlerts {
     }
     it->second.kills += e.count;
     it->second.last_kill_ms = std::max(now, e.time_ms);
+    dirty_ = true;
     sink_->Send({it->second.alert});
   }
 
@@ -144,6 +155,7 @@ class OomAlerts {
         a.ends_at_ms = now;
         resolved_[it->first] = a;
         it = active_.erase(it);
+        dirty_ = true;
       } else {
         out.push_back(it->second.alert);
         ++it;
@@ -152,16 +164,19 @@ class OomAlerts {
     for (auto it = resolved_.begin(); it != resolved_.end();) {
       if (now - it->second.ends_at_ms > kResolvedRetentionMs) {
         it = resolved_.erase(it);
+        dirty_ = true;
       } else {
         out.push_back(it->second);
         ++it;
       }
     }
+    SaveIfDirty();
     if (!out.empty()) sink_->Send(std::move(out));
   }
 
   void Detach() {
     std::lock_guard<std::mutex> lock(mu_);
+    if (sink_ != nullptr) SaveIfDirty();
     sink_ = nullptr;
   }
 
@@ -208,6 +223,89 @@ class OomAlerts {
     uint64_t kills = 0;
     int64_t last_kill_ms = 0;
   };
+  static constexpr int kStateVersion = 1;
+
+  static nlohmann::json AlertToJson(const Alert& a) {
+    return {{"labels", LabelsToJson(a.labels)},
+            {"annotations", LabelsToJson(a.annotations)},
+            {"starts_at_ms", a.starts_at_ms},
+            {"ends_at_ms", a.ends_at_ms},
+            {"generator_url", a.generator_url}};
+  }
+  static Alert AlertFromJson(const nlohmann::json& j) {
+    Alert a;
+    a.labels = LabelsFromJson(j.at("labels"));
+    a.annotations = LabelsFromJson(j.at("annotations"));
+    a.starts_at_ms = j.at("starts_at_ms").get<int64_t>();
+    a.ends_at_ms = j.at("ends_at_ms").get<int64_t>();
+    a.generator_url = j.at("generator_url").get<std::string>();
+    return a;
+  }
+
+  // Writes the state when it changed since the last write. Called with mu_ held; a failed write
+  // is logged and retried at the next tick.
+  void SaveIfDirty() {
+    if (!dirty_ || state_path_.empty()) return;
+    nlohmann::json active = nlohmann::json::array(), resolved = nlohmann::json::array();
+    for (const auto& [fp, a] : active_) {
+      nlohmann::json j = AlertToJson(a.alert);
+      j["kills"] = a.kills;
+      j["last_kill_ms"] = a.last_kill_ms;
+      active.push_back(std::move(j));
+    }
+    for (const auto& [fp, a] : resolved_) resolved.push_back(AlertToJson(a));
+    nlohmann::json doc = {{"version", kStateVersion}, {"active", active}, {"resolved", resolved}};
+    Status st = WriteFileAtomically(state_path_, doc.dump());
+    if (!st.ok()) {
+      if (save_errors_++ == 0)
+        spdlog::warn("alerting: OOM alert state not saved: {}", st.ToString());
+      return;
+    }
+    save_errors_ = 0;
+    dirty_ = false;
+  }
+
+  // Reads the state a previous run saved. A missing file is a first start; an unreadable one is
+  // logged and set aside (renamed *.bad) so the next save does not hide what went wrong.
+  void Restore() {
+    if (state_path_.empty()) return;
+    Result<std::string> text = ReadFile(state_path_);
+    if (!text.ok()) {
+      if (text.status().code() != StatusCode::kNotFound) {
+        spdlog::warn("alerting: OOM alert state not restored: {}", text.status().ToString());
+      }
+      return;
+    }
+    try {
+      nlohmann::json doc = nlohmann::json::parse(*text);
+      if (doc.at("version").get<int>() != kStateVersion) {
+        throw std::runtime_error("unknown version " + doc.at("version").dump());
+      }
+      std::map<uint64_t, Active> active;
+      std::map<uint64_t, Alert> resolved;
+      for (const nlohmann::json& j : doc.at("active")) {
+        Active a{AlertFromJson(j), j.at("kills").get<uint64_t>(),
+                 j.at("last_kill_ms").get<int64_t>()};
+        active[a.alert.Fingerprint()] = std::move(a);
+      }
+      for (const nlohmann::json& j : doc.at("resolved")) {
+        Alert a = AlertFromJson(j);
+        resolved[a.Fingerprint()] = std::move(a);
+      }
+      active_ = std::move(active);
+      resolved_ = std::move(resolved);
+      if (!active_.empty() || !resolved_.empty()) {
+        spdlog::info("alerting: restored {} firing and {} resolved OOM alerts from {}",
+                     active_.size(), resolved_.size(), state_path_);
+      }
+    } catch (const std::exception& e) {
+      std::error_code ec;
+      std::filesystem::rename(state_path_, state_path_ + ".bad", ec);
+      spdlog::warn("alerting: OOM alert state {} unreadable ({}); set aside as {}.bad", state_path_,
+                   e.what(), state_path_);
+    }
+  }
+
   mutable std::mutex mu_;
   AlertSink* sink_;  // Guarded by mu_; null once detached.
   const alerting::OwnerResolver* owners_;
@@ -217,6 +315,9 @@ class OomAlerts {
   std::map<uint64_t, Active> active_;   // Guarded by mu_.
   std::map<uint64_t, Alert> resolved_;  // Guarded by mu_.
   uint64_t events_ = 0;                 // Guarded by mu_.
+  const std::string state_path_;        // Empty: not persisted.
+  bool dirty_ = false;                  // Guarded by mu_: changed since the last save.
+  uint64_t save_errors_ = 0;            // Guarded by mu_: failed saves in a row.
 };
 
 class AlertingService final : public Service {
@@ -233,7 +334,8 @@ class AlertingService final : public Service {
                                                            : config_.notify.external_url;
     oom_ = std::make_shared<OomAlerts>(config_.oom ? &log_sink_ : nullptr,
                                        notifier_ ? &notifier_->owners() : nullptr, clock_,
-                                       config_.oom_resolve_after, base + "/api/v1/alerts");
+                                       config_.oom_resolve_after, base + "/api/v1/alerts",
+                                       ctx.config.data_dir + "/alerting/oom_alerts.json");
     if (engine_ != nullptr) {
       alerting::RuleManagerOptions opts;
       opts.rules.default_interval = config_.evaluation_interval;

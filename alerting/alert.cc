@@ -1,5 +1,8 @@
 #include "alerting/alert.h"
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
 namespace tidemark::alerting {
 
 uint64_t LabelsFingerprint(const Labels& labels) {
@@ -20,5 +23,18 @@ uint64_t LabelsFingerprint(const Labels& labels) {
 }
 
 uint64_t Alert::Fingerprint() const { return LabelsFingerprint(labels); }
+
+nlohmann::json LabelsToJson(const Labels& labels) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const Label& l : labels) j[l.name] = l.value;
+  return j;
+}
+
+Labels LabelsFromJson(const nlohmann::json& j) {
+  Labels out;
+  for (const auto& [name, value] : j.items()) out.push_back({name, value.get<std::string>()});
+  std::sort(out.begin(), out.end(), [](const Label& a, const Label& b) { return a.name < b.name; });
+  return out;
+}
 
 }  // namespace tidemark::alerting

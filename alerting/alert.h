@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -41,5 +42,10 @@ class AlertSink {
 
 // The fingerprint of any label set, sorted by name.
 uint64_t LabelsFingerprint(const Labels& labels);
+
+// Labels as a JSON object {"name": "value"}, as Alertmanager and webhooks take them, and back
+// (sorted by name; throws nlohmann::json::exception when a value is not a string).
+nlohmann::json LabelsToJson(const Labels& labels);
+Labels LabelsFromJson(const nlohmann::json& j);
 
 }  // namespace tidemark::alerting

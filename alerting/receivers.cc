@@ -117,12 +117,6 @@ namespace {
 
 constexpr char kZeroTime[] = "0001-01-01T00:00:00Z";
 
-nlohmann::json LabelsJson(const Labels& labels) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const Label& l : labels) j[l.name] = l.value;
-  return j;
-}
-
 std::string Dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -190,8 +184,8 @@ std::string AlertmanagerPayload(const std::vector<Alert>& alerts, int64_t now_ms
   nlohmann::json arr = nlohmann::json::array();
   for (const Alert& a : alerts) {
     nlohmann::json j;
-    j["labels"] = LabelsJson(a.labels);
-    j["annotations"] = LabelsJson(a.annotations);
+    j["labels"] = LabelsToJson(a.labels);
+    j["annotations"] = LabelsToJson(a.annotations);
     j["startsAt"] = FormatRfc3339(a.starts_at_ms);
     int64_t ends = a.resolved()                ? a.ends_at_ms
                    : a.valid_until_ms > now_ms ? a.valid_until_ms
@@ -229,16 +223,16 @@ std::string WebhookPayload(const GroupMessage& msg) {
   j["truncatedAlerts"] = msg.truncated_alerts;
   j["status"] = msg.firing() ? "firing" : "resolved";
   j["receiver"] = msg.receiver;
-  j["groupLabels"] = LabelsJson(msg.group_labels);
-  j["commonLabels"] = LabelsJson(msg.CommonLabels());
-  j["commonAnnotations"] = LabelsJson(msg.CommonAnnotations());
+  j["groupLabels"] = LabelsToJson(msg.group_labels);
+  j["commonLabels"] = LabelsToJson(msg.CommonLabels());
+  j["commonAnnotations"] = LabelsToJson(msg.CommonAnnotations());
   j["externalURL"] = msg.external_url;
   nlohmann::json alerts = nlohmann::json::array();
   for (const Alert& a : msg.alerts) {
     nlohmann::json x;
     x["status"] = a.resolved() ? "resolved" : "firing";
-    x["labels"] = LabelsJson(a.labels);
-    x["annotations"] = LabelsJson(a.annotations);
+    x["labels"] = LabelsToJson(a.labels);
+    x["annotations"] = LabelsToJson(a.annotations);
     x["startsAt"] = FormatRfc3339(a.starts_at_ms);
     x["endsAt"] = a.resolved() ? FormatRfc3339(a.ends_at_ms) : kZeroTime;
     x["generatorURL"] = a.generator_url;

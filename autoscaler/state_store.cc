@@ -1,10 +1,5 @@
 #include "autoscaler/state_store.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include "common/file_util.h"
@@ -14,35 +9,6 @@ namespace tidemark::autoscaler {
 namespace {
 
 constexpr int kFormatVersion = 1;
-
-std::string Errno(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
-}
-
-Status WriteAtomically(const std::string& path, const std::string& data) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError(Errno("create", tmp));
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Status st = Status::IoError(Errno("write", tmp));
-      ::close(fd);
-      return st;
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    Status st = Status::IoError(Errno("fsync", tmp));
-    ::close(fd);
-    return st;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::IoError(Errno("rename", tmp));
-  return Status::Ok();
-}
 
 }  // namespace
 
@@ -205,8 +171,8 @@ Status StateStore::Save(const Policy& policy, int64_t now_ms, size_t keep_decisi
   j["policy"] = policy.name;
   j["saved_ms"] = now_ms;
   // Error texts from APIs may hold invalid UTF-8: replace it rather than throw.
-  return WriteAtomically(PathFor(policy.name),
-                         j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return WriteFileAtomically(PathFor(policy.name),
+                             j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 Result<History> StateStore::Load(const std::string& policy_name) const {

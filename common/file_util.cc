@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -73,6 +74,30 @@ Result<std::vector<std::string>> ListDir(const std::string& path, bool dirs_only
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
+}
+
+Status WriteFileAtomically(const std::string& path, std::string_view data) {
+  const std::string tmp = path + ".tmp";
+  auto fail = [&](const char* step, int fd) {
+    Status st = Status::IoError(std::string(step) + " " + tmp + ": " + strerror(errno));
+    if (fd >= 0) ::close(fd);
+    return st;
+  };
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return fail("create", -1);
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("write", fd);
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) return fail("fsync", fd);
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename", -1);
+  return Status::Ok();
 }
 
 }  // namespace tidemark

@@ -19,4 +19,8 @@ Result<std::vector<std::string>> ListDir(const std::string& path, bool dirs_only
 
 bool PathExists(const std::string& path);
 
+// Replaces the file at `path` with `data` so that a crash leaves either the old or the new
+// content: written to path + ".tmp", fsynced, then renamed over `path`. IoError names the step.
+Status WriteFileAtomically(const std::string& path, std::string_view data);
+
 }  // namespace tidemark

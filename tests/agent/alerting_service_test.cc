@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
 #include "agent/config.h"
+#include "common/file_util.h"
 #include "tests/testing/testing.h"
 
 namespace tidemark::agent {
@@ -120,6 +125,22 @@ class AlertingServiceTest : public ::testing::Test {
   OomEventHub hub_;
 };
 
+HttpResponse Get(Service& s, const std::string& path) {
+  HttpRequest req;
+  req.method = "GET";
+  req.path = path;
+  HttpResponse resp;
+  s.HandleHttp(req, &resp);
+  return resp;
+}
+
+// The firing OOM alerts as /api/v1/alerts lists them.
+nlohmann::json FiringAlerts(Service& s) {
+  HttpResponse resp = Get(s, "/api/v1/alerts");
+  EXPECT_EQ(resp.status, 200);
+  return nlohmann::json::parse(resp.body)["data"]["alerts"];
+}
+
 TEST_F(AlertingServiceTest, OomEventIsListedWithTheContainersOwner) {
   ServiceContext ctx{config_, clock_, nullptr, nullptr, &hub_};
   auto svc = MakeAlertingService(ctx);
@@ -139,20 +160,17 @@ TEST_F(AlertingServiceTest, OomEventIsListedWithTheContainersOwner) {
   e.source = "ebpf";
   hub_.Publish(e);
 
-  HttpRequest req;
-  req.method = "GET";
-  req.path = "/api/v1/alerts";
-  HttpResponse resp;
-  s.HandleHttp(req, &resp);
+  HttpResponse resp = Get(s, "/api/v1/alerts");
   EXPECT_EQ(resp.status, 200);
   EXPECT_EQ(resp.content_type, "application/json");
   EXPECT_NE(resp.body.find("\"alertname\":\"ContainerOOMKilled\""), std::string::npos) << resp.body;
   EXPECT_NE(resp.body.find("\"owner\":\"team-cart\""), std::string::npos) << resp.body;
   EXPECT_NE(resp.body.find("\"state\":\"firing\""), std::string::npos) << resp.body;
 
-  req.path = "/api/v1/rules";
-  s.HandleHttp(req, &resp);
+  resp = Get(s, "/api/v1/rules");
   EXPECT_NE(resp.body.find("\"name\":\"tidemark.oom\""), std::string::npos) << resp.body;
+  HttpRequest req;
+  req.path = "/api/v1/rules";
   req.method = "POST";  // GET-only, as in Prometheus.
   HttpResponse post;
   s.HandleHttp(req, &post);
@@ -173,6 +191,77 @@ TEST_F(AlertingServiceTest, OomEventIsListedWithTheContainersOwner) {
   s.Stop();
   s.Stop();         // Idempotent.
   hub_.Publish(e);  // After Stop the handler is detached: nothing happens, nothing crashes.
+}
+
+// A restart keeps a firing OOM alert (its start, kill count and owner) instead of dropping it
+// before resolve_after; it still resolves on time, and an unreadable state file is set aside.
+TEST_F(AlertingServiceTest, OomAlertsSurviveARestart) {
+  ServiceContext ctx{config_, clock_, nullptr, nullptr, &hub_};
+  const std::string state = dir_.path() + "/alerting/oom_alerts.json";
+  OomEvent e;
+  e.time_ms = ToUnixMillis(clock_.Now());
+  e.container = {{"id", "/docker/abc"}, {"name", "cart"}, {"container_label_owner", "team-cart"}};
+  e.pid = 42;
+  e.comm = "dd";
+  e.source = "ebpf";
+  {
+    auto svc = MakeAlertingService(ctx);
+    ASSERT_TRUE(svc.ok()) << svc.status().ToString();
+    ASSERT_TRUE((*svc)->Start().ok());
+    hub_.Publish(e);
+    ASSERT_EQ(FiringAlerts(**svc).size(), 1u);
+    (*svc)->Stop();
+  }
+  ASSERT_TRUE(PathExists(state));
+
+  clock_.Advance(std::chrono::minutes(1));
+  {
+    auto svc = MakeAlertingService(ctx);
+    ASSERT_TRUE(svc.ok()) << svc.status().ToString();
+    ASSERT_TRUE((*svc)->Start().ok());
+    nlohmann::json alerts = FiringAlerts(**svc);
+    ASSERT_EQ(alerts.size(), 1u) << alerts.dump();
+    EXPECT_EQ(alerts[0]["labels"]["alertname"], "ContainerOOMKilled");
+    EXPECT_EQ(alerts[0]["labels"]["owner"], "team-cart");
+    EXPECT_EQ(alerts[0]["value"], "1e+00");  // Kills, formatted as Prometheus does.
+    const std::string active_at = alerts[0]["activeAt"];
+    EXPECT_EQ(active_at.rfind("2023-11-14T22:13:20", 0), 0u) << active_at;  // Not the restart.
+    // Another kill of the same container after the restart: the same alert, two kills.
+    hub_.Publish(e);
+    alerts = FiringAlerts(**svc);
+    ASSERT_EQ(alerts.size(), 1u) << alerts.dump();
+    EXPECT_EQ(alerts[0]["value"], "2e+00");
+    EXPECT_EQ(alerts[0]["activeAt"], active_at);
+    (*svc)->Stop();
+  }
+
+  // Past resolve_after (5 m) since the last kill: the restored alert resolves at the first tick.
+  clock_.Advance(std::chrono::minutes(6));
+  {
+    auto svc = MakeAlertingService(ctx);
+    ASSERT_TRUE(svc.ok()) << svc.status().ToString();
+    ASSERT_TRUE((*svc)->Start().ok());
+    // The service ticks once a (real) second.
+    for (int i = 0; i < 50 && !FiringAlerts(**svc).empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(FiringAlerts(**svc).empty());
+    (*svc)->Stop();
+  }
+  nlohmann::json saved = nlohmann::json::parse(*ReadFile(state));
+  EXPECT_TRUE(saved["active"].empty()) << saved.dump();
+  ASSERT_EQ(saved["resolved"].size(), 1u) << saved.dump();
+  EXPECT_EQ(saved["resolved"][0]["ends_at_ms"], ToUnixMillis(clock_.Now()));
+
+  dir_.WriteFile("alerting/oom_alerts.json", "{not json");
+  {
+    auto svc = MakeAlertingService(ctx);
+    ASSERT_TRUE(svc.ok()) << svc.status().ToString();
+    ASSERT_TRUE((*svc)->Start().ok());
+    EXPECT_TRUE(FiringAlerts(**svc).empty());
+    (*svc)->Stop();
+  }
+  EXPECT_EQ(*ReadFile(state + ".bad"), "{not json");
 }
 
 TEST_F(AlertingServiceTest, UnusableOutboxFailsOnlyWithReceivers) {
