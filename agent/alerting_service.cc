@@ -9,14 +9,13 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <thread>
 
+#include "agent/oom_alerts.h"
 #include "alerting/builtin_rules.h"
 #include "alerting/notifier.h"
 #include "alerting/rule_file.h"
 #include "alerting/rules_api.h"
-#include "common/file_util.h"
 #include "common/logging.h"
 #include "tsdb/db.h"
 #include "tsdb/promql/engine.h"
@@ -26,12 +25,6 @@ namespace {
 
 using alerting::Alert;
 using alerting::AlertSink;
-using alerting::LabelsFromJson;
-using alerting::LabelsToJson;
-
-constexpr int64_t kResolvedRetentionMs = 15 * 60 * 1000;  // Prometheus' resolvedRetention.
-constexpr char kOomGroup[] = "tidemark.oom";
-constexpr char kOomAlertName[] = "ContainerOOMKilled";
 
 std::string FormatLabels(const Labels& labels) {
   std::string s = "{";
@@ -83,241 +76,6 @@ class LoggingSink final : public AlertSink {
   const Clock& clock_;
   std::mutex mu_;
   std::map<uint64_t, Seen> seen_;  // Guarded by mu_.
-};
-
-// OOM alerts raised from the hub's events: firing at once, re-sent while active (the notifier
-// applies Prometheus' resend cadence), resolved `resolve_after` after the container's last kill,
-// then re-sent as resolved for 15 m. With a `state_path`, the active and recently resolved alerts
-// survive a restart: written there at the next tick after a change and at Detach, read back at
-// construction (so a restart neither drops a firing alert early nor re-opens it as new). Shared
-// with the hub's handler, which may outlive the service: Detach() cuts it off. Thread-safe.
-class OomAlerts {
- public:
-  OomAlerts(AlertSink* sink, const alerting::OwnerResolver* owners, const Clock& clock,
-            std::chrono::milliseconds resolve_after, std::string generator_url,
-            std::string state_path)
-      : sink_(sink),
-        owners_(owners),
-        clock_(clock),
-        resolve_after_ms_(resolve_after.count()),
-        generator_url_(std::move(generator_url)),
-        state_path_(sink_ != nullptr ? std::move(state_path) : std::string()) {
-    Restore();
-  }
-
-  void OnEvent(const OomEvent& e) {
-    alerting::OomAlertOptions opts;
-    opts.generator_url = generator_url_;
-    Alert alert = alerting::OomAlert(e, opts);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (sink_ == nullptr) return;
-    events_++;
-    // The owner comes from the container's own labels (container_label_owner, ...), which the
-    // alert itself does not carry.
-    if (owners_ != nullptr && GetLabel(alert.labels, "owner").empty()) {
-      Alert probe = alert;
-      for (const Label& l : e.container) {
-        if (GetLabel(probe.labels, l.name).empty()) probe.labels.push_back(l);
-      }
-      std::sort(probe.labels.begin(), probe.labels.end(),
-                [](const Label& x, const Label& y) { return x.name < y.name; });
-      alert.labels.push_back({"owner", owners_->Resolve(probe)});
-      std::sort(alert.labels.begin(), alert.labels.end(),
-                [](const Label& x, const Label& y) { return x.name < y.name; });
-    }
-    const int64_t now = ToUnixMillis(clock_.Now());
-    const uint64_t fp = alert.Fingerprint();
-    auto it = active_.find(fp);
-    if (it == active_.end()) {
-      resolved_.erase(fp);
-      it = active_.emplace(fp, Active{alert, 0, now}).first;
-    } else {
-      // Another kill of the same container: same alert, newest details, original start.
-      const int64_t starts = it->second.alert.starts_at_ms;
-      it->second.alert = alert;
-      it->second.alert.starts_at_ms = starts;
-    }
-    it->second.kills += e.count;
-    it->second.last_kill_ms = std::max(now, e.time_ms);
-    dirty_ = true;
-    sink_->Send({it->second.alert});
-  }
-
-  // Resolves expired alerts and re-sends the active and recently resolved ones.
-  void Tick() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (sink_ == nullptr) return;
-    const int64_t now = ToUnixMillis(clock_.Now());
-    std::vector<Alert> out;
-    for (auto it = active_.begin(); it != active_.end();) {
-      if (now - it->second.last_kill_ms >= resolve_after_ms_) {
-        Alert a = it->second.alert;
-        a.ends_at_ms = now;
-        resolved_[it->first] = a;
-        it = active_.erase(it);
-        dirty_ = true;
-      } else {
-        out.push_back(it->second.alert);
-        ++it;
-      }
-    }
-    for (auto it = resolved_.begin(); it != resolved_.end();) {
-      if (now - it->second.ends_at_ms > kResolvedRetentionMs) {
-        it = resolved_.erase(it);
-        dirty_ = true;
-      } else {
-        out.push_back(it->second);
-        ++it;
-      }
-    }
-    SaveIfDirty();
-    if (!out.empty()) sink_->Send(std::move(out));
-  }
-
-  void Detach() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (sink_ != nullptr) SaveIfDirty();
-    sink_ = nullptr;
-  }
-
-  uint64_t events() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return events_;
-  }
-
-  // The firing OOM alerts as a rule group for /api/v1/rules and /api/v1/alerts.
-  alerting::GroupSnapshot Snapshot() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    alerting::GroupSnapshot g;
-    g.name = kOomGroup;
-    g.file = alerting::kBuiltinRulesSource;
-    alerting::RuleSnapshot r;
-    r.kind = alerting::RuleSpec::Kind::kAlerting;
-    r.name = kOomAlertName;
-    r.query = "oom_kill event (eBPF oom/mark_victim or the cgroup oom_kill counter)";
-    r.keep_firing_for_s = static_cast<double>(resolve_after_ms_) / 1000;
-    r.labels = {{"severity", "critical"}};
-    r.health = alerting::RuleHealth::kGood;
-    for (const auto& [fp, a] : active_) {
-      alerting::RuleAlert ra;
-      ra.state = alerting::AlertState::kFiring;
-      ra.labels = a.alert.labels;
-      ra.annotations = a.alert.annotations;
-      ra.value = static_cast<double>(a.kills);
-      ra.active_at_ms = a.alert.starts_at_ms;
-      ra.fired_at_ms = a.alert.starts_at_ms;
-      r.alerts.push_back(std::move(ra));
-      r.state = alerting::AlertState::kFiring;
-      r.last_evaluation = std::max(
-          r.last_evaluation,
-          std::chrono::system_clock::time_point(std::chrono::milliseconds(a.last_kill_ms)));
-    }
-    g.last_evaluation = r.last_evaluation;
-    g.rules.push_back(std::move(r));
-    return g;
-  }
-
- private:
-  struct Active {
-    Alert alert;
-    uint64_t kills = 0;
-    int64_t last_kill_ms = 0;
-  };
-  static constexpr int kStateVersion = 1;
-
-  static nlohmann::json AlertToJson(const Alert& a) {
-    return {{"labels", LabelsToJson(a.labels)},
-            {"annotations", LabelsToJson(a.annotations)},
-            {"starts_at_ms", a.starts_at_ms},
-            {"ends_at_ms", a.ends_at_ms},
-            {"generator_url", a.generator_url}};
-  }
-  static Alert AlertFromJson(const nlohmann::json& j) {
-    Alert a;
-    a.labels = LabelsFromJson(j.at("labels"));
-    a.annotations = LabelsFromJson(j.at("annotations"));
-    a.starts_at_ms = j.at("starts_at_ms").get<int64_t>();
-    a.ends_at_ms = j.at("ends_at_ms").get<int64_t>();
-    a.generator_url = j.at("generator_url").get<std::string>();
-    return a;
-  }
-
-  // Writes the state when it changed since the last write. Called with mu_ held; a failed write
-  // is logged and retried at the next tick.
-  void SaveIfDirty() {
-    if (!dirty_ || state_path_.empty()) return;
-    nlohmann::json active = nlohmann::json::array(), resolved = nlohmann::json::array();
-    for (const auto& [fp, a] : active_) {
-      nlohmann::json j = AlertToJson(a.alert);
-      j["kills"] = a.kills;
-      j["last_kill_ms"] = a.last_kill_ms;
-      active.push_back(std::move(j));
-    }
-    for (const auto& [fp, a] : resolved_) resolved.push_back(AlertToJson(a));
-    nlohmann::json doc = {{"version", kStateVersion}, {"active", active}, {"resolved", resolved}};
-    Status st = WriteFileAtomically(state_path_, doc.dump());
-    if (!st.ok()) {
-      if (save_errors_++ == 0)
-        spdlog::warn("alerting: OOM alert state not saved: {}", st.ToString());
-      return;
-    }
-    save_errors_ = 0;
-    dirty_ = false;
-  }
-
-  // Reads the state a previous run saved. A missing file is a first start; an unreadable one is
-  // logged and set aside (renamed *.bad) so the next save does not hide what went wrong.
-  void Restore() {
-    if (state_path_.empty()) return;
-    Result<std::string> text = ReadFile(state_path_);
-    if (!text.ok()) {
-      if (text.status().code() != StatusCode::kNotFound) {
-        spdlog::warn("alerting: OOM alert state not restored: {}", text.status().ToString());
-      }
-      return;
-    }
-    try {
-      nlohmann::json doc = nlohmann::json::parse(*text);
-      if (doc.at("version").get<int>() != kStateVersion) {
-        throw std::runtime_error("unknown version " + doc.at("version").dump());
-      }
-      std::map<uint64_t, Active> active;
-      std::map<uint64_t, Alert> resolved;
-      for (const nlohmann::json& j : doc.at("active")) {
-        Active a{AlertFromJson(j), j.at("kills").get<uint64_t>(),
-                 j.at("last_kill_ms").get<int64_t>()};
-        active[a.alert.Fingerprint()] = std::move(a);
-      }
-      for (const nlohmann::json& j : doc.at("resolved")) {
-        Alert a = AlertFromJson(j);
-        resolved[a.Fingerprint()] = std::move(a);
-      }
-      active_ = std::move(active);
-      resolved_ = std::move(resolved);
-      if (!active_.empty() || !resolved_.empty()) {
-        spdlog::info("alerting: restored {} firing and {} resolved OOM alerts from {}",
-                     active_.size(), resolved_.size(), state_path_);
-      }
-    } catch (const std::exception& e) {
-      std::error_code ec;
-      std::filesystem::rename(state_path_, state_path_ + ".bad", ec);
-      spdlog::warn("alerting: OOM alert state {} unreadable ({}); set aside as {}.bad", state_path_,
-                   e.what(), state_path_);
-    }
-  }
-
-  mutable std::mutex mu_;
-  AlertSink* sink_;  // Guarded by mu_; null once detached.
-  const alerting::OwnerResolver* owners_;
-  const Clock& clock_;
-  const int64_t resolve_after_ms_;
-  const std::string generator_url_;
-  std::map<uint64_t, Active> active_;   // Guarded by mu_.
-  std::map<uint64_t, Alert> resolved_;  // Guarded by mu_.
-  uint64_t events_ = 0;                 // Guarded by mu_.
-  const std::string state_path_;        // Empty: not persisted.
-  bool dirty_ = false;                  // Guarded by mu_: changed since the last save.
-  uint64_t save_errors_ = 0;            // Guarded by mu_: failed saves in a row.
 };
 
 class AlertingService final : public Service {

@@ -30,9 +30,14 @@ nlohmann::json LabelsToJson(const Labels& labels) {
   return j;
 }
 
-Labels LabelsFromJson(const nlohmann::json& j) {
+Result<Labels> LabelsFromJson(const nlohmann::json& j) {
+  if (!j.is_object()) return Status::InvalidArgument("labels are not a JSON object");
   Labels out;
-  for (const auto& [name, value] : j.items()) out.push_back({name, value.get<std::string>()});
+  for (const auto& [name, value] : j.items()) {
+    if (name.empty()) return Status::InvalidArgument("a label has an empty name");
+    if (!value.is_string()) return Status::InvalidArgument("label " + name + " is not a string");
+    out.push_back({name, value.get<std::string>()});
+  }
   std::sort(out.begin(), out.end(), [](const Label& a, const Label& b) { return a.name < b.name; });
   return out;
 }

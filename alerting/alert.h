@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/labels.h"
+#include "common/status.h"
 
 namespace tidemark::alerting {
 
@@ -44,8 +45,8 @@ class AlertSink {
 uint64_t LabelsFingerprint(const Labels& labels);
 
 // Labels as a JSON object {"name": "value"}, as Alertmanager and webhooks take them, and back
-// (sorted by name; throws nlohmann::json::exception when a value is not a string).
+// (sorted by name; InvalidArgument when `j` is not an object of strings with non-empty names).
 nlohmann::json LabelsToJson(const Labels& labels);
-Labels LabelsFromJson(const nlohmann::json& j);
+Result<Labels> LabelsFromJson(const nlohmann::json& j);
 
 }  // namespace tidemark::alerting

@@ -81,6 +81,7 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
   auto fail = [&](const char* step, int fd) {
     Status st = Status::IoError(std::string(step) + " " + tmp + ": " + strerror(errno));
     if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());  // No partial file left behind (e.g. on a full disk).
     return st;
   };
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -97,6 +98,16 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
   if (::fsync(fd) != 0) return fail("fsync", fd);
   ::close(fd);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename", -1);
+  // The rename itself survives a power loss once the directory is synced too.
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
   return Status::Ok();
 }
 

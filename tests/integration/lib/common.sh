@@ -39,9 +39,9 @@ wait_http() {
 }
 
 # wait_for SECONDS COMMAND [ARGS...]: runs COMMAND (a function or program) every 0.1 s until it
-# succeeds; returns 1 if it has not within SECONDS.
+# succeeds; returns 1 if it has not within SECONDS (at least; bash counts whole seconds).
 wait_for() {
-  local deadline=$((SECONDS + $1)); shift
+  local deadline=$((SECONDS + $1 + 1)); shift
   until "$@"; do
     ((SECONDS < deadline)) || return 1
     sleep 0.1
@@ -54,7 +54,7 @@ wait_for() {
 METRICS=""
 metrics_match() {
   local re
-  METRICS=$(curl -fsS "$1/metrics" || true)  # Not piped into grep -q: pipefail and SIGPIPE.
+  METRICS=$(curl -fsS --max-time 5 "$1/metrics" || true)  # Not piped into grep -q: pipefail.
   shift
   for re in "$@"; do grep -Eq -- "$re" <<<"$METRICS" || return 1; done
 }
