@@ -274,6 +274,9 @@ void OomAlerts::Restore() {
         doc.at("version").get<int64_t>() != kStateVersion) {
       throw std::runtime_error("not a version " + std::to_string(kStateVersion) + " state");
     }
+    if (!doc.at("active").is_array() || !doc.at("resolved").is_array()) {
+      throw std::runtime_error("active and resolved are not both lists");
+    }
     std::map<uint64_t, Active> active;
     std::map<uint64_t, Alert> resolved;
     for (const json& j : doc.at("active")) {

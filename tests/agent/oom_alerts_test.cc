@@ -158,6 +158,7 @@ TEST_F(OomAlertsTest, AnUnusableStateIsSetAsideNotRestored) {
       {"an array", "[]"},
       {"version 2", R"({"version":2,"active":[],"resolved":[]})"},
       {"no resolved list", R"({"version":1,"active":[]})"},
+      {"alerts in an object", R"({"version":1,"active":{},"resolved":[]})"},
       {"labels as an array", with("labels", nlohmann::json::array({"a", "b"}))},
       {"a label that is a number",
        with("labels", {{"alertname", "ContainerOOMKilled"}, {"pid", 42}})},
