@@ -62,8 +62,7 @@ Status ParseAlertingSection(const YamlWalker& w, const YAML::Node& n, const std:
             TIDEMARK_RETURN_IF_ERROR(w.String(kv.second, f + "." + kv.first.Scalar(), &value));
             a->external_labels.push_back({kv.first.Scalar(), value});
           }
-          std::sort(a->external_labels.begin(), a->external_labels.end(),
-                    [](const Label& x, const Label& y) { return x.name < y.name; });
+          SortLabels(&a->external_labels);
           return Status::Ok();
         }
         return w.Map(

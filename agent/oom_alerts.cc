@@ -23,11 +23,6 @@ using nlohmann::json;
 constexpr int kStateVersion = 1;
 constexpr size_t kMaxStateBytes = 16 << 20;  // Thousands of alerts; anything bigger is not ours.
 
-void SortLabels(Labels* labels) {
-  std::sort(labels->begin(), labels->end(),
-            [](const Label& x, const Label& y) { return x.name < y.name; });
-}
-
 // Restore's checks: every failure throws std::runtime_error naming the field.
 int64_t PositiveMillis(const json& j, const char* key) {
   const json& v = j.at(key);

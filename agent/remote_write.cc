@@ -228,8 +228,7 @@ Result<std::string> SnappyUncompress(std::string_view body, size_t max_bytes) {
 
 Status NormalizeLabels(Labels* labels) {
   std::erase_if(*labels, [](const Label& l) { return l.value.empty(); });
-  std::sort(labels->begin(), labels->end(),
-            [](const Label& a, const Label& b) { return a.name < b.name; });
+  SortLabels(labels);
   if (labels->empty()) return Status::InvalidArgument("empty label set");
   for (size_t i = 0; i < labels->size(); ++i) {
     const Label& l = (*labels)[i];

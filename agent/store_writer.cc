@@ -24,8 +24,7 @@ void FullLabels(std::string_view name, const Sample& s, Labels* out) {
     (*out)[i].name.assign(l.name);
     (*out)[i++].value.assign(l.value);
   }
-  std::sort(out->begin(), out->end(),
-            [](const Label& a, const Label& b) { return a.name < b.name; });
+  SortLabels(out);
 }
 
 void EncodeExtra(const Labels& extra, std::string* out) {

@@ -116,7 +116,7 @@ Result<std::vector<Labels>> ReadLabelSets(const std::string& path, size_t max) {
     } catch (const std::exception& e) {
       return Status::InvalidArgument(path + ":" + std::to_string(line_no) + ": " + e.what());
     }
-    std::sort(l.begin(), l.end(), [](const Label& a, const Label& b) { return a.name < b.name; });
+    SortLabels(&l);
     std::string key;
     for (const Label& x : l) key += x.name + '\xff' + x.value + '\xff';
     if (seen.insert(key).second) out.push_back(std::move(l));

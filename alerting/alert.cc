@@ -38,7 +38,7 @@ Result<Labels> LabelsFromJson(const nlohmann::json& j) {
     if (!value.is_string()) return Status::InvalidArgument("label " + name + " is not a string");
     out.push_back({name, value.get<std::string>()});
   }
-  std::sort(out.begin(), out.end(), [](const Label& a, const Label& b) { return a.name < b.name; });
+  SortLabels(&out);
   return out;
 }
 

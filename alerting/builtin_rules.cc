@@ -86,8 +86,7 @@ Alert OomAlert(const OomEvent& e, const OomAlertOptions& options) {
   add(&a.labels, "service", service);
   add(&a.labels, "severity", options.severity);
   if (container.empty() && service.empty() && pod.empty()) add(&a.labels, "cgroup", e.cgroup_path);
-  std::sort(a.labels.begin(), a.labels.end(),
-            [](const Label& x, const Label& y) { return x.name < y.name; });
+  SortLabels(&a.labels);
 
   std::string who = !container.empty() ? container : (!e.cgroup_path.empty() ? e.cgroup_path : "?");
   std::string limit =

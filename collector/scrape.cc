@@ -44,11 +44,6 @@ void SetLabel(Labels* labels, std::string_view name, std::string_view value) {
   labels->push_back(Label{std::string(name), std::string(value)});
 }
 
-void SortLabels(Labels* labels) {
-  std::sort(labels->begin(), labels->end(),
-            [](const Label& a, const Label& b) { return a.name < b.name; });
-}
-
 // Go's url.QueryEscape.
 void AppendQueryEscaped(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789ABCDEF";

@@ -20,6 +20,11 @@ LabelSet::LabelSet(Labels labels) {
   }
 }
 
+void SortLabels(Labels* labels) {
+  std::sort(labels->begin(), labels->end(),
+            [](const Label& a, const Label& b) { return a.name < b.name; });
+}
+
 std::string_view GetLabel(const Labels& labels, std::string_view name) {
   for (const Label& l : labels) {
     if (l.name == name) return l.value;

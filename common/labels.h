@@ -41,6 +41,9 @@ std::string SanitizeLabelName(std::string_view name);
 // Prometheus' name syntax: [a-zA-Z_:][a-zA-Z0-9_:]* for metrics, [a-zA-Z_][a-zA-Z0-9_]* for labels.
 bool IsValidMetricName(std::string_view name);
 bool IsValidLabelName(std::string_view name);
+// Sorts by name (std::sort: no allocation, for per-sample paths; the order of labels that share
+// a name is unspecified).
+void SortLabels(Labels* labels);
 // Value of the first label called `name`, or "" when absent (labels.Labels.Get).
 std::string_view GetLabel(const Labels& labels, std::string_view name);
 

@@ -58,7 +58,7 @@ class LineParser {
     if (i_ < s_.size() && s_[i_] != '#') return Err("unexpected text after the sample");
     // OpenMetrics exemplars (" # {...} v") are accepted and ignored.
     auto& l = out->labels;
-    std::sort(l.begin(), l.end(), [](const Label& a, const Label& b) { return a.name < b.name; });
+    SortLabels(&l);
     for (size_t k = 1; k < l.size(); ++k) {
       if (l[k].name == l[k - 1].name) return Err("label name \"" + l[k].name + "\" is not unique");
     }

@@ -589,8 +589,7 @@ SeriesRef Db::Impl::GetOrCreate(const Labels& in) {
     for (const Label& l : in) {
       if (!l.value.empty()) normalized.push_back(l);
     }
-    std::sort(normalized.begin(), normalized.end(),
-              [](const Label& a, const Label& b) { return a.name < b.name; });
+    SortLabels(&normalized);
   }
   const Labels& labels = normal ? in : normalized;
   if (labels.empty()) return 0;
