@@ -174,7 +174,8 @@ std::vector<MetricInput> AutoscalerService::Measure(Runtime& rt, const ScaleStat
                                                     int64_t now_ms) {
   std::vector<MetricInput> inputs;
   // Asked once per pass: the rate over the window, and the last interval for the panic check.
-  std::optional<Result<std::map<std::string, autoscaler::ReplicaSample>>> cpu, cpu_recent;
+  std::optional<Result<std::map<std::string, autoscaler::ReplicaSample>>> cpu, cpu_recent,
+      throttled_recent;
   for (const autoscaler::MetricSpec& m : rt.policy.metrics) {
     MetricInput in;
     if (m.type == autoscaler::MetricType::kCpu) {
@@ -189,6 +190,9 @@ std::vector<MetricInput> AutoscalerService::Measure(Runtime& rt, const ScaleStat
         if (rt.policy.panic.enabled && cpu->ok()) {
           cpu_recent = rt.source->ContainerCpu(ids, now_ms, options_.cpu_window,
                                                autoscaler::CpuRate::kLastInterval);
+          // Without it (a failed query, no CFS quota) saturation scales up to the rate ceiling.
+          throttled_recent = rt.source->ContainerCpu(ids, now_ms, options_.cpu_window,
+                                                     autoscaler::CpuRate::kThrottledLastInterval);
         }
       }
       if (!cpu->ok()) {
@@ -198,6 +202,11 @@ std::vector<MetricInput> AutoscalerService::Measure(Runtime& rt, const ScaleStat
           if (auto sum = autoscaler::SumReplicaCpu(r, **cpu)) in.cpu[r.name] = *sum;
           if (cpu_recent && cpu_recent->ok()) {
             if (auto sum = autoscaler::SumReplicaCpu(r, **cpu_recent)) in.cpu_recent[r.name] = *sum;
+          }
+          if (throttled_recent && throttled_recent->ok()) {
+            if (auto sum = autoscaler::SumReplicaCpu(r, **throttled_recent)) {
+              in.cpu_throttled_recent[r.name] = *sum;
+            }
           }
         }
       }

@@ -47,9 +47,11 @@ std::string ContainerCpuQuery(const std::vector<std::string>& container_ids,
     if (!alternatives.empty()) alternatives += '|';
     alternatives += id;
   }
-  return std::string(rate == CpuRate::kLastInterval ? "irate" : "rate") +
-         "(container_cpu_usage_seconds_total{id=~\".*(" + alternatives + ").*\"}[" +
-         FormatDuration(window) + "])";
+  const bool throttled = rate == CpuRate::kThrottledLastInterval;
+  return std::string(rate == CpuRate::kAverage ? "rate" : "irate") +
+         (throttled ? "(container_cpu_cfs_throttled_seconds_total"
+                    : "(container_cpu_usage_seconds_total") +
+         "{id=~\".*(" + alternatives + ").*\"}[" + FormatDuration(window) + "])";
 }
 
 std::map<std::string, ReplicaSample> MatchContainerCpu(

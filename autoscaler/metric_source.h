@@ -28,8 +28,9 @@ struct QuerySample {
 };
 
 // How a container's CPU is averaged over the window: rate() over all of it (the HPA-like metric),
-// or irate(), the last collection interval in it (the panic check, Policy::panic).
-enum class CpuRate { kAverage, kLastInterval };
+// or irate(), the last collection interval in it (the panic check, Policy::panic); or the CPU
+// time it was throttled (CFS bandwidth) over that last interval, in cores.
+enum class CpuRate { kAverage, kLastInterval, kThrottledLastInterval };
 
 // Implementations are thread-safe.
 class MetricSource {
@@ -48,7 +49,8 @@ class MetricSource {
 };
 
 // `rate(container_cpu_usage_seconds_total{id=~".*(<ids>).*"}[<window>])` (irate for
-// kLastInterval); ids that are not plain [0-9A-Za-z_.-] are left out.
+// kLastInterval; irate of container_cpu_cfs_throttled_seconds_total for kThrottledLastInterval);
+// ids that are not plain [0-9A-Za-z_.-] are left out.
 std::string ContainerCpuQuery(const std::vector<std::string>& container_ids,
                               std::chrono::milliseconds window, CpuRate rate = CpuRate::kAverage);
 // Joins a CPU query's samples back to container ids by their `id` label (the cgroup path holding

@@ -28,7 +28,7 @@ ScalingRules DefaultScaleDown() {
   ScalingRules r;
   r.stabilization_window = std::chrono::seconds(300);
   r.policies = {{RatePolicyType::kPercent, 100, std::chrono::seconds(15)}};
-  r.min_step = 0.1;
+  r.min_step = 0.3;
   return r;
 }
 

@@ -49,9 +49,10 @@ struct ScalingRules {
   SelectPolicy select = SelectPolicy::kMax;
   std::vector<RatePolicy> policies;
   double tolerance = 0.1;  // Ratio band: within [1 - down.tolerance, 1 + up.tolerance] holds.
-  // scale_down only: a scale-in by fewer than this fraction of the current replicas waits, unless
-  // it reaches min_replicas (0 = any, the HPA). Default 0.1: trimming one replica of twelve as
-  // the stabilization window slides is churn, not savings.
+  // scale_down only: a scale-in by fewer than this fraction of the current replicas waits a
+  // second stabilization window (it goes to the highest recommendation of twice the window),
+  // unless it reaches min_replicas (0 = no such wait, the HPA). Default 0.3: trimming a target
+  // one replica at a time as the window slides past old peaks is churn, not savings.
   double min_step = 0;
 };
 
@@ -68,8 +69,9 @@ struct ScaleInWindow {
 // The overload fast path (Knative's "panic mode", adapted to CPU limits). When it triggers, a
 // scale-up happens at once: between sync periods and past the scale-up stabilization window.
 //   - Saturation: the ready replicas used at least `saturation` of their CPU limit over the last
-//     collection interval. They are throttled, so the real demand is unknown: the scale-up goes
-//     as far as the scale-up rate policies allow (HPA defaults: max(+4, ×2) per 15 s).
+//     collection interval and were throttled (more than 5 % of the limit, or not known), so the
+//     real demand is unknown: the scale-up goes as far as the scale-up rate policies allow (HPA
+//     defaults: max(+4, ×2) per 15 s). Busy but barely throttled, their demand is their usage.
 //   - Threshold: a metric's ratio to its target reached `threshold` (CPU on the last interval,
 //     queries on their value); the scale-up goes to the HPA count for that ratio.
 // The recommendation it makes is recorded like any other, so the scale-down window holds it.

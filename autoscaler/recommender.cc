@@ -263,19 +263,29 @@ void SetStabilizedCondition(Decision* d, int32_t rec, int32_t desired, bool up) 
   }
 }
 
+// How long recommendations are kept: the longer window, and for scale_down.min_step twice the
+// scale-down one.
+int64_t RecommendationRetentionMs(const Policy& policy) {
+  if (policy.legacy_behavior) return kLegacyDownscaleWindowMs;
+  const int64_t down = policy.scale_down.stabilization_window.count();
+  return std::max(policy.scale_up.stabilization_window.count(),
+                  policy.scale_down.min_step > 0 ? 2 * down : down);
+}
+
 // §6b: stabilization windows, then rate limits.
 int32_t NormalizeWithBehavior(const Policy& policy, int64_t now_ms, int32_t current,
                               int32_t desired, History* h, Decision* d) {
   // A panic scale-up does not wait for the up window (its recommendation is still recorded).
   const int64_t up_cut = d->panic ? now_ms : now_ms - policy.scale_up.stabilization_window.count();
   const int64_t down_cut = now_ms - policy.scale_down.stabilization_window.count();
+  const int64_t keep_cut = now_ms - RecommendationRetentionMs(policy);
   int32_t up_rec = desired, down_rec = desired;
   int old_index = -1;
   for (size_t i = 0; i < h->recommendations.size(); ++i) {
     const TimedRecommendation& r = h->recommendations[i];
     if (r.time_ms > up_cut) up_rec = std::min(up_rec, r.replicas);
     if (r.time_ms > down_cut) down_rec = std::max(down_rec, r.replicas);
-    if (r.time_ms < up_cut && r.time_ms < down_cut) old_index = static_cast<int>(i);
+    if (r.time_ms < up_cut && r.time_ms < keep_cut) old_index = static_cast<int>(i);
   }
   int32_t rec = current;
   if (rec < up_rec) rec = up_rec;
@@ -378,6 +388,10 @@ int32_t ScaleUpCeiling(const Policy& policy, int64_t now_ms, int32_t current, co
   return static_cast<int32_t>(std::min<int64_t>(limit, policy.max_replicas));
 }
 
+// Throttled time, as a fraction of the CPU limit, up to which busy replicas got the CPU they
+// asked for (their demand is known); above it the demand may be anything.
+constexpr double kDemandKnownThrottling = 0.05;
+
 struct PanicProposal {
   int32_t replicas = 0;
   std::string metric;
@@ -410,8 +424,8 @@ PanicProposal PanicCheck(const Policy& policy, int64_t now_ms, const ScaleState&
     // CpuReplicas measures the basis. Replicas that are not ready, or have no recent sample, count
     // with no usage (the HPA's conservative scale-up): replicas still starting after a scale-up
     // keep the old ones from looking saturated again.
-    double used = 0, limit_used = 0, limit = 0, basis = 0;
-    int32_t counted = 0, measured = 0;
+    double used = 0, limit_used = 0, limit = 0, basis = 0, throttled = 0;
+    int32_t counted = 0, measured = 0, throttle_known = 0;
     for (const Replica& r : state.replicas) {
       if (r.failed) continue;
       auto it = in.cpu_recent.find(r.name);
@@ -428,6 +442,13 @@ PanicProposal PanicCheck(const Policy& policy, int64_t now_ms, const ScaleState&
       if (b <= 0) continue;  // No basis: the metric is invalid (caught above) or it is unknown.
       used += cores;
       basis += b;
+      if (has_sample) {
+        auto th = in.cpu_throttled_recent.find(r.name);
+        if (th != in.cpu_throttled_recent.end() && std::isfinite(th->second.cores)) {
+          throttled += std::max(0.0, th->second.cores);
+          ++throttle_known;
+        }
+      }
       if (lim > 0) {
         limit_used += cores;
         limit += lim;
@@ -436,7 +457,12 @@ PanicProposal PanicCheck(const Policy& policy, int64_t now_ms, const ScaleState&
       measured += has_sample ? 1 : 0;
     }
     if (measured == 0) continue;
-    if (limit > 0 && limit_used / limit >= policy.panic.saturation) {
+    // Saturated replicas hide their demand: the scale-up goes as far as the rate policies allow.
+    // Busy replicas that were barely throttled did get what they asked for: their demand is
+    // known, and only the threshold below hurries its scale-up.
+    const bool demand_known =
+        throttle_known == measured && throttled <= kDemandKnownThrottling * limit;
+    if (limit > 0 && limit_used / limit >= policy.panic.saturation && !demand_known) {
       std::snprintf(buf, sizeof buf, "%s saturated: %.0f%% of the CPU limit over the last interval",
                     m.name.c_str(), 100 * limit_used / limit);
       offer(ScaleUpCeiling(policy, now_ms, state.desired, h), m.name, buf);
@@ -500,7 +526,7 @@ Decision Recommend(const Policy& policy, int64_t now_ms, const ScaleState& state
     for (size_t i = 0; i < policy.metrics.size(); ++i) {
       const MetricSpec& m = policy.metrics[i];
       static const MetricInput kNoInput{
-          Status::Unavailable("no input given"), {}, std::nullopt, {}};
+          Status::Unavailable("no input given"), {}, std::nullopt, {}, {}};
       const MetricInput& in = i < inputs.size() ? inputs[i] : kNoInput;
       MetricProposal p = m.type == MetricType::kCpu ? CpuReplicas(policy, m, now_ms, state, in)
                                                     : QueryReplicas(policy, m, state, in);
@@ -552,10 +578,21 @@ Decision Recommend(const Policy& policy, int64_t now_ms, const ScaleState& state
                d.stabilized > policy.min_replicas &&
                current - d.stabilized < current * policy.scale_down.min_step) {
       // Judged on the stabilized count, before the rate limits: a policy that removes a few
-      // replicas per period must still get to scale in.
-      d.desired = current;
-      SetCondition(&d, "ScalingLimited", true, "ScaleDownBelowMinStep",
-                   "the scale-in is smaller than scale_down.min_step of the current replicas");
+      // replicas per period must still get to scale in. A small step waits a second window: to
+      // the highest recommendation of twice the window, once that is below current.
+      const int64_t cut = now_ms - 2 * policy.scale_down.stabilization_window.count();
+      int32_t held = d.stabilized;
+      for (const TimedRecommendation& r : history->recommendations) {
+        if (r.time_ms > cut) held = std::max(held, r.replicas);
+      }
+      if (held >= current) {
+        d.desired = current;
+        SetCondition(&d, "ScalingLimited", true, "ScaleDownBelowMinStep",
+                     "a scale-in by less than scale_down.min_step of the current replicas waits "
+                     "until twice the stabilization window recommends no more");
+      } else {
+        d.desired = std::max(d.desired, held);
+      }
     }
   }
   const Condition* lim = d.Find("ScalingLimited");
@@ -593,10 +630,7 @@ void RecordDecision(const Decision& d, size_t keep, History* history) {
 }
 
 void PruneHistory(const Policy& policy, int64_t now_ms, History* history) {
-  int64_t window = policy.legacy_behavior
-                       ? kLegacyDownscaleWindowMs
-                       : std::max(policy.scale_up.stabilization_window.count(),
-                                  policy.scale_down.stabilization_window.count());
+  const int64_t window = RecommendationRetentionMs(policy);
   auto& recs = history->recommendations;
   recs.erase(
       std::remove_if(recs.begin(), recs.end(),

@@ -32,6 +32,9 @@ struct MetricInput {
   // cpu: the same replicas over the last collection interval only, for the panic check
   // (Policy::panic); empty = no such check for this metric.
   std::map<std::string, ReplicaSample> cpu_recent;
+  // cpu: CPU time the same replicas were throttled over the last collection interval, in cores
+  // (container_cpu_cfs_throttled_seconds_total), for the saturation check; empty = unknown.
+  std::map<std::string, ReplicaSample> cpu_throttled_recent;
 };
 
 struct TimedRecommendation {

@@ -28,8 +28,10 @@ const char kSimulateUsage[] =
     "data\n"
     "                         timestamp in seconds; cpu = average utilisation percent per "
     "replica;\n"
-    "                         query metrics = the service's value. JSON: [{\"timestamp\": "
-    "1700000000,\n"
+    "                         query metrics = the service's value; optional cpu_throttled = "
+    "percent\n"
+    "                         of it throttled (without it a saturated row counts as throttled).\n"
+    "                         JSON: [{\"timestamp\": 1700000000,\n"
     "                         \"replicas\": 3, \"cpu\": 85, \"p95\": 0.21}, ...], null = no data.\n"
     "  --start-replicas N     Replicas before the first row (default: its replicas, else min)\n"
     "  --cpu-cores C          CPU limit/request per replica the utilisation refers to (default 1)\n"
@@ -73,6 +75,16 @@ int MetricIndex(const Policy& policy, std::string_view name) {
   return -1;
 }
 
+// "<name>_throttled" for a cpu metric <name>: its index, else -1.
+int ThrottledIndex(const Policy& policy, std::string_view name) {
+  constexpr std::string_view kSuffix = "_throttled";
+  if (name.size() <= kSuffix.size() || name.substr(name.size() - kSuffix.size()) != kSuffix) {
+    return -1;
+  }
+  const int idx = MetricIndex(policy, name.substr(0, name.size() - kSuffix.size()));
+  return idx >= 0 && policy.metrics[idx].type == MetricType::kCpu ? idx : -1;
+}
+
 Status CheckOrder(const std::vector<SimSample>& out, const std::string& where) {
   if (out.size() >= 2 && out.back().timestamp_s <= out[out.size() - 2].timestamp_s) {
     return Status::InvalidArgument(where + ": timestamps must increase");
@@ -85,7 +97,8 @@ Status CheckOrder(const std::vector<SimSample>& out, const std::string& where) {
 Result<std::vector<SimSample>> ParseSimCsv(std::string_view text, const Policy& policy,
                                            std::string_view source) {
   std::vector<SimSample> out;
-  std::vector<int> columns;  // -1 timestamp, -2 replicas, else metric index.
+  // -1 timestamp, -2 replicas, -3 - i throttled time of metric i, else metric index.
+  std::vector<int> columns;
   bool seen_header = false;
   size_t line_no = 0;
   size_t pos = 0;
@@ -108,6 +121,8 @@ Result<std::vector<SimSample>> ParseSimCsv(std::string_view text, const Policy& 
           columns.push_back(-1);
         } else if (f == "replicas") {
           columns.push_back(-2);
+        } else if (int th = ThrottledIndex(policy, f); th >= 0) {
+          columns.push_back(-3 - th);
         } else {
           int idx = MetricIndex(policy, f);
           if (idx < 0) {
@@ -135,6 +150,7 @@ Result<std::vector<SimSample>> ParseSimCsv(std::string_view text, const Policy& 
     }
     SimSample s;
     s.values.resize(policy.metrics.size());
+    s.throttled.resize(policy.metrics.size());
     for (size_t i = 0; i < fields.size(); ++i) {
       double v = 0;
       if (fields[i].empty()) {
@@ -152,6 +168,8 @@ Result<std::vector<SimSample>> ParseSimCsv(std::string_view text, const Policy& 
           return Status::InvalidArgument(where + ": replicas must be a whole number >= 0");
         }
         s.replicas = static_cast<int32_t>(v);
+      } else if (columns[i] <= -3) {
+        s.throttled[-3 - columns[i]] = v;
       } else {
         s.values[columns[i]] = v;
       }
@@ -177,6 +195,7 @@ Result<std::vector<SimSample>> ParseSimJson(std::string_view text, const Policy&
     if (!o.is_object()) return Status::InvalidArgument(where + ": expected an object");
     SimSample s;
     s.values.resize(policy.metrics.size());
+    s.throttled.resize(policy.metrics.size());
     for (const auto& [k, v] : o.items()) {
       if (v.is_null()) continue;
       if (!v.is_number()) {
@@ -190,6 +209,8 @@ Result<std::vector<SimSample>> ParseSimJson(std::string_view text, const Policy&
           return Status::InvalidArgument(where + ": replicas must be a whole number >= 0");
         }
         s.replicas = static_cast<int32_t>(d);
+      } else if (int th = ThrottledIndex(policy, k); th >= 0) {
+        s.throttled[th] = d;
       } else {
         int idx = MetricIndex(policy, k);
         if (idx < 0) {
@@ -250,6 +271,12 @@ Result<std::vector<Decision>> Simulate(const Policy& policy, const std::vector<S
         inputs[m].cpu[r.name] = {*v / 100.0 * options.cpu_cores_per_replica, now, 1000};
       }
       inputs[m].cpu_recent = inputs[m].cpu;  // A row is one interval.
+      if (m < s.throttled.size() && s.throttled[m]) {
+        for (const Replica& r : state.replicas) {
+          inputs[m].cpu_throttled_recent[r.name] = {
+              *s.throttled[m] / 100.0 * options.cpu_cores_per_replica, now, 1000};
+        }
+      }
     }
     Decision d = Recommend(policy, now, state, inputs, &history);
     if (!due && !ActBetweenSyncs(d)) {

@@ -12,6 +12,9 @@
 // - one column per policy metric, named after the metric (MetricSpec::name: "cpu", "query" or the
 //   metric's `name:`). cpu: average utilisation in percent of the per-replica basis, the same on
 //   every replica; query: the whole service's value.
+// - <cpu metric>_throttled (optional): CPU time throttled in that row, in percent of the same
+//   basis, for the panic's saturation check; absent or empty = unknown (a saturated row then
+//   counts as throttled).
 // JSON: [{"timestamp": 1700000000, "replicas": 3, "cpu": 85, "p95": 0.21}, ...] (or the array under
 // "samples"); null or absent = no data.
 // The recommender runs on every row (a collection cycle: its recommendation is recorded for the
@@ -35,7 +38,8 @@ namespace tidemark::autoscaler {
 struct SimSample {
   double timestamp_s = 0;
   std::optional<int32_t> replicas;
-  std::vector<std::optional<double>> values;  // Parallel to Policy::metrics.
+  std::vector<std::optional<double>> values;     // Parallel to Policy::metrics.
+  std::vector<std::optional<double>> throttled;  // Same; cpu metrics' <name>_throttled.
 };
 
 Result<std::vector<SimSample>> ParseSimCsv(std::string_view text, const Policy& policy,

@@ -4,21 +4,25 @@
 // max scale events, the seeds where it made more events than the HPA, scale-ins inside the
 // stabilization window, the load left unserved (core-seconds above capacity), the replica-seconds
 // used and the reaction to a clean load step. Exit 1 on a scale-in inside the window.
-// Run by bench/autoscaler_noise.py; `autoscaler_noise [--seeds N] [--startup S] [--trace SEED]`.
+// Run by bench/autoscaler_noise.py; `autoscaler_noise [--seeds N] [--startup S] [--burst CORES]
+// [--min-step F] [--trace SEED]` (--min-step: tidemark's scale_down.min_step instead of 0.3).
 //
 // Demand in cores (mt19937_64 + Box–Muller, seed 42 then 1..N-1):
 //   t < 60 s:  0.8                                   (idle: 40 % of 2 replicas of 1 core)
 //   t ≥ 60 s:  3 + 2·sin(2π(t−60)/120)               (2-minute oscillation between 1 and 5 cores)
-//   × (1 + 0.15·N(0,1)) every second, + 2 cores for 3 s bursts starting with p = 0.02 per second.
+//   × (1 + 0.15·N(0,1)) every second, + 2 cores (--burst) for 3 s bursts starting with p = 0.02
+//   per second.
 // Replicas have a 1-core CPU limit; the utilisation of second t is min(100, demand/ready)% over
-// the ready replicas. A new replica is pending for --startup seconds (default 0), then ready and
-// taking load; scale-in removes the newest. Target 60 %, 1..20 replicas.
+// the ready replicas, and demand above the limit is throttled time (up to 1 core: 2-CPU nodes). A
+// new replica is pending for --startup seconds (default 0), then ready and taking load; scale-in
+// removes the newest. Target 60 %, 1..20 replicas.
 //
 // tidemark, as agent/autoscaler_service.cc runs it at a 1 s collection interval: every second the
 // recommender sees the mean of the last 3 s (the agent's rate window) and the last second (irate,
-// the panic check) and records its recommendation; the decision is acted on at each sync period
-// (5 s) and, between those, only for a panic scale-up (ActBetweenSyncs); the scale state is
-// fresh every second (the agent's between-sync checks use the last sync's replica list).
+// the panic check, with the throttled time) and records its recommendation; the decision is acted
+// on at each sync period (5 s) and, between those, only for a panic scale-up (ActBetweenSyncs);
+// the scale state is fresh every second (the agent's between-sync checks use the last sync's
+// replica list).
 // HPA: every 15 s, the mean utilisation of [T−30 s, T−15 s) (metrics-server's 15 s resolution, up
 // to 15 s old at the sync); default behaviour (no `behavior`: 5 min max-of-recommendations,
 // scale-up ≤ max(2×current, 4)); the v2 behavior defaults are printed for reference.
@@ -51,7 +55,7 @@ constexpr int kLoadStart = 60;
 constexpr int kTarget = 60;
 constexpr int64_t kT0 = 1700000000000;
 
-std::vector<double> Demand(uint64_t seed, bool noisy) {
+std::vector<double> Demand(uint64_t seed, bool noisy, double burst_cores) {
   std::mt19937_64 rng(seed);
   auto uniform = [&] { return (static_cast<double>(rng() >> 11) + 0.5) / 9007199254740992.0; };
   auto normal = [&] {
@@ -64,7 +68,7 @@ std::vector<double> Demand(uint64_t seed, bool noisy) {
     double v = base * (1 + (noisy ? 0.15 : 0) * normal());
     if (burst == 0 && uniform() < 0.02) burst = 3;
     if (burst > 0) {
-      v += noisy ? 2 : 0;
+      v += noisy ? burst_cores : 0;
       --burst;
     }
     d[t] = std::max(0.0, v);
@@ -96,6 +100,7 @@ Outcome Run(const Config& c, const std::vector<double>& demand, int startup_s, b
   History h;
   std::vector<int64_t> ready_at = {kT0 - 3600000, kT0 - 3600000};  // Ms; one per replica.
   std::vector<double> util(kSeconds);                              // Of the ready replicas.
+  std::vector<double> throttled(kSeconds);                         // Cores, per ready replica.
   std::vector<Decision> decisions;
   int64_t next_sync = 0;
   for (int t = 0; t < kSeconds; ++t) {
@@ -125,6 +130,7 @@ Outcome Run(const Config& c, const std::vector<double>& demand, int startup_s, b
         }
         if (!c.hpa && ready_at[i] <= now - 1000) {
           in.cpu_recent[r.name] = {util[t - 1] / 100.0, now, 1000};
+          in.cpu_throttled_recent[r.name] = {throttled[t - 1], now, 1000};  // Per replica.
         }
         state.replicas.push_back(std::move(r));
       }
@@ -163,6 +169,8 @@ Outcome Run(const Config& c, const std::vector<double>& demand, int startup_s, b
     int32_t ready = 0;
     for (int64_t r : ready_at) ready += r <= now ? 1 : 0;
     util[t] = ready == 0 ? 100.0 : std::min(100.0, demand[t] / ready * 100);
+    // Demand above the limit is throttled time, up to the second CPU of a 2-CPU node.
+    throttled[t] = ready == 0 ? 0 : std::min(1.0, std::max(0.0, demand[t] / ready - 1));
     o.unserved += std::max(0.0, demand[t] - ready);
     o.replica_seconds += static_cast<double>(ready_at.size());
   }
@@ -188,6 +196,8 @@ int main(int argc, char** argv) {
   int seeds = 200;
   int trace_seed = -1;
   int startup_s = 0;
+  double burst_cores = 2;
+  double min_step = -1;  // < 0: tidemark's default.
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
       seeds = std::atoi(argv[++i]);
@@ -195,13 +205,23 @@ int main(int argc, char** argv) {
       trace_seed = std::atoi(argv[++i]);
     } else if (std::strcmp(argv[i], "--startup") == 0 && i + 1 < argc) {
       startup_s = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--burst") == 0 && i + 1 < argc) {
+      burst_cores = std::atof(argv[++i]);
+    } else if (std::strcmp(argv[i], "--min-step") == 0 && i + 1 < argc) {
+      min_step = std::atof(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: autoscaler_noise [--seeds N] [--startup S] [--trace SEED]\n");
+      std::fprintf(stderr,
+                   "usage: autoscaler_noise [--seeds N] [--startup S] [--burst CORES] "
+                   "[--min-step F] [--trace SEED]\n");
       return 2;
     }
   }
   std::vector<Config> configs;
   configs.push_back({"tidemark defaults (window up 15s, panic)", BasePolicy()});
+  if (min_step >= 0) {
+    configs[0].name = "tidemark, scale_down.min_step " + std::to_string(min_step).substr(0, 4);
+    configs[0].policy.scale_down.min_step = min_step;
+  }
   Config up0{"tidemark, scale_up window 0 (HPA's)", BasePolicy()};
   up0.policy.scale_up.stabilization_window = std::chrono::seconds(0);
   configs.push_back(up0);
@@ -223,7 +243,7 @@ int main(int argc, char** argv) {
   std::vector<std::vector<Outcome>> out(configs.size());
   for (int s = 0; s < seeds; ++s) {
     const uint64_t seed = s == 0 ? 42 : s;
-    const std::vector<double> demand = Demand(seed, true);
+    const std::vector<double> demand = Demand(seed, true, burst_cores);
     const bool trace = static_cast<int>(seed) == trace_seed;
     for (size_t i = 0; i < configs.size(); ++i) {
       if (trace)
@@ -232,12 +252,12 @@ int main(int argc, char** argv) {
       out[i].push_back(Run(configs[i], demand, startup_s, trace));
     }
   }
-  const std::vector<double> step = Demand(7, false);  // The load step alone, no noise.
+  const std::vector<double> step = Demand(7, false, 0);  // The load step alone, no noise.
   int violations = 0;
   std::printf(
-      "%d seeds of 10 minutes (42, 1..%d), replicas ready %d s after a scale-up; events: scale "
-      "calls (panic ones in brackets)\n\n",
-      seeds, seeds - 1, startup_s);
+      "%d seeds of 10 minutes (42, 1..%d), bursts of %.1f cores, replicas ready %d s after a "
+      "scale-up; events: scale calls (panic ones in brackets)\n\n",
+      seeds, seeds - 1, burst_cores, startup_s);
   std::printf("%-42s %6s %4s %10s %8s %10s %10s %9s\n", "configuration", "events", "max", "> HPA",
               "scale-in", "unserved", "replica-s", "reaction");
   std::printf("%-42s %6s %4s %10s %8s %10s %10s %9s\n", "", "mean", "", "(seeds)", "in window",

@@ -70,10 +70,12 @@ class FakeSource final : public MetricSource {
  public:
   struct Shared {
     double cores = 0.1;
-    std::optional<double> recent;   // The last interval (irate); default: `cores`.
-    std::set<std::string> no_data;  // Containers the source has no sample for.
+    std::optional<double> recent;     // The last interval (irate); default: `cores`.
+    std::optional<double> throttled;  // Throttled over the last interval; default: no samples.
+    std::set<std::string> no_data;    // Containers the source has no sample for.
     bool fail = false;
     int queries = 0;
+    int throttled_queries = 0;  // Of them, for kThrottledLastInterval.
   };
   explicit FakeSource(Shared* s) : s_(s) {}
   std::string Describe() const override { return "fake"; }
@@ -86,10 +88,16 @@ class FakeSource final : public MetricSource {
                                                             autoscaler::CpuRate rate) override {
     ++s_->queries;
     if (s_->fail) return Status::Unavailable("metric source down");
+    std::map<std::string, ReplicaSample> out;
+    if (rate == autoscaler::CpuRate::kThrottledLastInterval) {
+      ++s_->throttled_queries;
+      if (!s_->throttled) return out;
+      for (const auto& id : ids) out[id] = ReplicaSample{*s_->throttled, now_ms, w.count()};
+      return out;
+    }
     const double cores = rate == autoscaler::CpuRate::kLastInterval && s_->recent.has_value()
                              ? *s_->recent
                              : s_->cores;
-    std::map<std::string, ReplicaSample> out;
     for (const auto& id : ids) {
       if (!s_->no_data.count(id)) out[id] = ReplicaSample{cores, now_ms, w.count()};
     }
@@ -207,6 +215,28 @@ TEST_F(AutoscalerServiceTest, BetweenSyncsOnlyASaturatedTargetScalesAtOnce) {
   EXPECT_NE(d["panic_reason"].get<std::string>().find("saturated: 98% of the CPU limit"),
             std::string::npos)
       << d.dump();
+}
+
+// Busy but barely throttled, the replicas got what they asked for: no panic between syncs. The
+// source is asked for the throttled time; throttled more, they are saturated.
+TEST_F(AutoscalerServiceTest, OnlyThrottledReplicasAreSaturated) {
+  auto s = Make(CpuPolicy("  scale_up: {stabilization_window: 0s}\n"));  // Panic on.
+  orch_.desired = 3;
+  src_.cores = 0.25;  // 50 %: 3 replicas are right.
+  s->RunOnce(false);
+  EXPECT_TRUE(orch_.calls.empty());
+  src_.recent = 0.46;     // 92 % of the 0.5 core limit over the last interval...
+  src_.throttled = 0.01;  // ...throttled 2 % of it.
+  clock_.Advance(std::chrono::seconds(1));
+  s->RunOnce(true);
+  EXPECT_GT(src_.throttled_queries, 0);
+  EXPECT_TRUE(orch_.calls.empty());  // 1.84× the target: waits for the sync.
+  src_.throttled = 0.1;              // 20 %: the demand is unknown.
+  clock_.Advance(std::chrono::seconds(1));
+  s->RunOnce(true);
+  EXPECT_EQ(orch_.calls, std::vector<int32_t>{7});  // max(3 + 4, 2 × 3).
+  const nlohmann::json d = Policy0(*s)["decisions"][0];
+  EXPECT_TRUE(d["panic"].get<bool>()) << d.dump();
 }
 
 TEST_F(AutoscalerServiceTest, TheDefaultScaleUpWindowHoldsAnUnsaturatedRiseFor15s) {

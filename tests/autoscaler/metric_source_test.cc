@@ -58,6 +58,8 @@ TEST(MetricSourceTest, CpuQueryMatchesIdsAndPrefersTheContainerCgroup) {
             "rate(container_cpu_usage_seconds_total{id=~\".*(" + kIdA + "|" + kIdB + ").*\"}[3s])");
   EXPECT_EQ(ContainerCpuQuery({kIdA}, std::chrono::seconds(3), CpuRate::kLastInterval),
             "irate(container_cpu_usage_seconds_total{id=~\".*(" + kIdA + ").*\"}[3s])");
+  EXPECT_EQ(ContainerCpuQuery({kIdA}, std::chrono::seconds(3), CpuRate::kThrottledLastInterval),
+            "irate(container_cpu_cfs_throttled_seconds_total{id=~\".*(" + kIdA + ").*\"}[3s])");
   std::vector<QuerySample> samples = {
       {{{"id", "/system.slice/docker-" + kIdA + ".scope/sub"}}, 9},
       {{{"id", "/system.slice/docker-" + kIdA + ".scope"}}, 0.4},

@@ -91,7 +91,7 @@ TEST(PolicyTest, KubernetesDefaults) {
   EXPECT_EQ(p->scale_up.policies[1].value, 100);
   EXPECT_EQ(p->scale_up.policies[1].period, std::chrono::seconds(15));
   EXPECT_EQ(p->scale_down.stabilization_window, std::chrono::seconds(300));
-  EXPECT_DOUBLE_EQ(p->scale_down.min_step, 0.1);  // Not the HPA's either (0).
+  EXPECT_DOUBLE_EQ(p->scale_down.min_step, 0.3);  // Not the HPA's either (0).
   EXPECT_DOUBLE_EQ(p->scale_up.min_step, 0);
   ASSERT_EQ(p->scale_down.policies.size(), 1u);
   EXPECT_EQ(p->scale_down.policies[0].value, 100);

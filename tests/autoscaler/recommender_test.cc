@@ -496,11 +496,20 @@ Policy PanicPolicy(int32_t target) {
   return p;
 }
 
-MetricInput WithRecent(MetricInput in, const std::vector<double>& cores, int64_t now = kT0) {
+// One-interval samples for replicas p0.. into `field` of the input.
+MetricInput WithLastInterval(MetricInput in,
+                             std::map<std::string, ReplicaSample> MetricInput::*field,
+                             const std::vector<double>& cores, int64_t now) {
   for (size_t i = 0; i < cores.size(); ++i) {
-    in.cpu_recent["p" + std::to_string(i)] = {cores[i], now, kS};
+    (in.*field)["p" + std::to_string(i)] = {cores[i], now, kS};
   }
   return in;
+}
+MetricInput WithRecent(MetricInput in, const std::vector<double>& cores, int64_t now = kT0) {
+  return WithLastInterval(std::move(in), &MetricInput::cpu_recent, cores, now);
+}
+MetricInput WithThrottled(MetricInput in, const std::vector<double>& cores, int64_t now = kT0) {
+  return WithLastInterval(std::move(in), &MetricInput::cpu_throttled_recent, cores, now);
 }
 
 // Saturated replicas: their demand is unknown, so the scale-up goes as far as the rate policies
@@ -532,6 +541,44 @@ TEST(RecommenderTest, SaturationScalesUpToTheRateLimitPastTheUpWindow) {
              kT0 + 60 * kS, &h);
   EXPECT_EQ(d.desired, 6);
   EXPECT_EQ(d.Find("AbleToScale")->reason, "ScaleDownStabilized");
+}
+
+// Busy replicas that were barely throttled got what they asked for: their demand is known, so
+// saturation does not apply and only the threshold hurries the scale-up. Throttled more, or
+// not known for every measured replica, the demand is unknown: the rate ceiling, as above.
+TEST(RecommenderTest, BusyReplicasThatWereNotThrottledAreNotSaturated) {
+  Policy p = PanicPolicy(80);
+  const std::vector<double> busy(6, 0.92);
+  auto input = [&](const std::vector<double>& throttled, double mean = 0.7) {
+    MetricInput in = WithRecent(Cpu(std::vector<double>(6, mean)), busy);
+    return std::vector<MetricInput>{WithThrottled(in, throttled)};
+  };
+  History h;
+  Decide(p, State(6), input(std::vector<double>(6, 0)), kT0, &h);
+  // 92 % of the limit, throttled 3 %: no panic; the up window holds the rise (0.92 / 0.8 = 1.15).
+  Decision d = Decide(p, State(6), input(std::vector<double>(6, 0.03), 0.92), kT0 + kS, &h);
+  EXPECT_FALSE(d.panic);
+  EXPECT_EQ(d.recommendation, 7);  // ceil(1.15 × 6).
+  EXPECT_EQ(d.desired, 6);
+  EXPECT_EQ(d.Find("AbleToScale")->reason, "ScaleUpStabilized");
+  // Throttled 10 % of the limit: saturated, as far as the rate policies allow.
+  d = Decide(p, State(6), input(std::vector<double>(6, 0.1)));
+  EXPECT_TRUE(d.panic);
+  EXPECT_EQ(d.desired, 12);  // max(6 + 4, 2 × 6).
+  EXPECT_EQ(d.panic_reason, "cpu saturated: 92% of the CPU limit over the last interval");
+  // One measured replica without a throttled sample: unknown, saturated.
+  MetricInput partial = input(std::vector<double>(6, 0.03))[0];
+  partial.cpu_throttled_recent.erase("p5");
+  d = Decide(p, State(6), {partial});
+  EXPECT_TRUE(d.panic);
+  EXPECT_EQ(d.desired, 12);
+  // Not throttled, at twice a 40 % target on both windows: the threshold, to the HPA count.
+  p.metrics[0].target_utilization = 40;
+  d = Decide(p, State(2),
+             {WithThrottled(WithRecent(Cpu({0.9, 0.9}), {0.92, 0.92}), std::vector<double>(2, 0))});
+  EXPECT_TRUE(d.panic);
+  EXPECT_EQ(d.desired, 5);  // ceil(min(0.92, 0.9) / 0.4 × 2) = ceil(4.5); the ceiling is 6.
+  EXPECT_EQ(d.panic_reason, "cpu at 2.25x its target over the last interval");
 }
 
 TEST(RecommenderTest, BelowSaturationAndThresholdTheUpWindowHolds) {
@@ -625,27 +672,59 @@ TEST(RecommenderTest, ADryRunPanicWaitsForTheSync) {
   EXPECT_FALSE(ActBetweenSyncs(d));  // No orchestrator call to hurry for.
 }
 
-// tidemark's scale_down.min_step default: no one-replica trims of a large target; a scale-in to
-// min_replicas is never held.
-TEST(RecommenderTest, ScaleInsSmallerThanTheMinStepWait) {
+// tidemark's scale_down.min_step: a scale-in by less than that share of the current replicas
+// waits a second stabilization window, so a target is not trimmed one replica at a time as the
+// window slides past old peaks; a larger one, or one to min_replicas, waits the window only.
+TEST(RecommenderTest, ScaleInsSmallerThanTheMinStepWaitASecondWindow) {
   Policy p = CpuPolicy(50, 10, 100);
-  p.scale_down.min_step = 0.1;
-  p.scale_down.stabilization_window = std::chrono::seconds(0);
-  // 12 replicas at 46 %: 11 would do (ceil(0.92 × 12)), one twelfth less: held.
-  Decision d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.46))});
-  EXPECT_EQ(d.recommendation, 12);  // Within tolerance: 0.92 ≥ 0.9.
-  d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.44))});  // ceil(0.88 × 12) = 11.
+  p.scale_down.min_step = 0.3;
+  p.scale_down.stabilization_window = std::chrono::seconds(60);
+  History h;
+  Decision d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.5))}, kT0, &h);
+  EXPECT_EQ(d.recommendation, 12);
+  // 12 replicas at 44 %: ceil(0.88 × 12) = 11, one twelfth less. The window (60 s) has passed,
+  // but the 12 of kT0 is within two of them: held.
+  d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.44))}, kT0 + 61 * kS, &h);
   EXPECT_EQ(d.recommendation, 11);
+  EXPECT_EQ(d.stabilized, 11);
   EXPECT_EQ(d.desired, 12);
   EXPECT_EQ(d.limited_reason, "ScaleDownBelowMinStep");
   EXPECT_FALSE(d.rescale);
-  d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.4))});  // ceil(0.8 × 12) = 10.
-  EXPECT_EQ(d.desired, 10);
-  d = Decide(p, State(11), {Cpu(std::vector<double>(11, 0.4))});  // 9 → min 10: one step.
-  EXPECT_EQ(d.desired, 10);
-  p.scale_down.min_step = 0;  // The HPA: any step.
-  d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.44))});
+  d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.44))}, kT0 + 119 * kS, &h);
+  EXPECT_EQ(d.desired, 12);
+  d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.44))}, kT0 + 121 * kS, &h);
+  EXPECT_EQ(d.desired, 11);  // Two windows without a 12.
+  EXPECT_EQ(d.limited_reason, "");
+
+  // A third of the replicas or more: after one window.
+  History big;
+  Decide(p, State(12), {Cpu(std::vector<double>(12, 0.5))}, kT0, &big);
+  d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.3))}, kT0 + 61 * kS, &big);
+  EXPECT_EQ(d.desired, 10);  // ceil(0.6 × 12) = 8, min_replicas 10: never held.
+  p.min_replicas = 1;
+  History big2;
+  Decide(p, State(12), {Cpu(std::vector<double>(12, 0.5))}, kT0, &big2);
+  d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.3))}, kT0 + 61 * kS, &big2);
+  EXPECT_EQ(d.desired, 8);  // 4 of 12 ≥ 0.3 × 12.
+
+  // The HPA (min_step 0): any step after one window.
+  p.scale_down.min_step = 0;
+  History hpa;
+  Decide(p, State(12), {Cpu(std::vector<double>(12, 0.5))}, kT0, &hpa);
+  d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.44))}, kT0 + 61 * kS, &hpa);
   EXPECT_EQ(d.desired, 11);
+}
+
+// Recommendations are kept for the second window; only as long as that.
+TEST(RecommenderTest, PruneKeepsTwoScaleDownWindowsForTheMinStep) {
+  Policy p = CpuPolicy(50);
+  p.scale_down.min_step = 0.3;
+  History h;
+  h.initialized = true;
+  h.recommendations = {{kT0 - 700 * kS, 9}, {kT0 - 400 * kS, 8}, {kT0 - 100 * kS, 7}};
+  PruneHistory(p, kT0, &h);
+  ASSERT_EQ(h.recommendations.size(), 2u);
+  EXPECT_EQ(h.recommendations[0].replicas, 8);
 }
 
 // The step is judged before the rate limits: one pod per minute still scales in from 20 to 4.

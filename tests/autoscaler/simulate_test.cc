@@ -62,14 +62,19 @@ TEST(SimulateTest, CsvDecisions) {
   EXPECT_EQ((*decisions)[8].current, 1);
 }
 
-TEST(SimulateTest, ASaturatedRowScalesAtOnceBetweenSyncsAsFarAsTheRatePoliciesAllow) {
-  // tidemark's defaults (15 s scale-up window, panic on) and a 5 s sync period: the row at t=1
-  // shows the replicas at 100 % of their limit, so the decision is not left for the sync at t=5.
+// kPolicy with tidemark's defaults (15 s scale-up window, panic on) and a 5 s sync period.
+Result<Policy> DefaultsPolicy() {
   std::string text = kPolicy;
   text.replace(text.find("sync_period: 1s"), 15, "sync_period: 5s");
   text.replace(text.find("panic: false\n"), 13, "");
   text.replace(text.find("  scale_up: {stabilization_window: 0s}\n"), 39, "");
-  auto policy = ParsePolicyText(text, "p.yaml");
+  return ParsePolicyText(text, "p.yaml");
+}
+
+TEST(SimulateTest, ASaturatedRowScalesAtOnceBetweenSyncsAsFarAsTheRatePoliciesAllow) {
+  // The row at t=1 shows the replicas at 100 % of their limit (throttling unknown), so the
+  // decision is not left for the sync at t=5.
+  auto policy = DefaultsPolicy();
   ASSERT_TRUE(policy.ok()) << policy.status().ToString();
   auto samples = ParseSimCsv(kCsv, *policy, "m.csv");
   ASSERT_TRUE(samples.ok()) << samples.status().ToString();
@@ -85,6 +90,35 @@ TEST(SimulateTest, ASaturatedRowScalesAtOnceBetweenSyncsAsFarAsTheRatePoliciesAl
   // recommendation (6) holds the scale-down.
   EXPECT_EQ((*decisions)[2].time_ms, 6000);
   EXPECT_EQ((*decisions)[2].desired, 6);
+}
+
+// With a cpu_throttled column, a row at 95 % of the limit that was barely throttled is busy, not
+// saturated: no panic (1.9× the target waits for the scale-up window); throttled 30 %, it is.
+TEST(SimulateTest, AThrottledColumnTellsBusyFromSaturated) {
+  auto policy = DefaultsPolicy();
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  auto samples = ParseSimCsv("timestamp,replicas,cpu,cpu_throttled\n0,2,50,0\n1,,95,1\n2,,95,30\n",
+                             *policy, "m.csv");
+  ASSERT_TRUE(samples.ok()) << samples.status().ToString();
+  auto json = ParseSimJson(R"([{"timestamp": 0, "replicas": 2, "cpu": 50, "cpu_throttled": 0},
+                               {"timestamp": 1, "cpu": 95, "cpu_throttled": 1},
+                               {"timestamp": 2, "cpu": 95, "cpu_throttled": 30}])",
+                           *policy, "m.json");
+  ASSERT_TRUE(json.ok()) << json.status().ToString();
+  for (size_t i = 0; i < samples->size(); ++i) {
+    EXPECT_EQ((*samples)[i].throttled, (*json)[i].throttled);
+  }
+  auto decisions = Simulate(*policy, *samples, SimOptions{});
+  ASSERT_TRUE(decisions.ok());
+  ASSERT_EQ(decisions->size(), 2u);  // t=0 (the first row) and the panic at t=2; not t=1.
+  EXPECT_EQ((*decisions)[1].time_ms, 2000);
+  EXPECT_TRUE((*decisions)[1].panic);
+  EXPECT_EQ((*decisions)[1].desired, 6);
+  // A throttled column for a metric that is not cpu, or not a metric: named in the error.
+  auto bad = ParseSimCsv("timestamp,cpu,mem_throttled\n0,50,1\n", *policy, "m.csv");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("\"mem_throttled\" is not a metric"), std::string::npos)
+      << bad.status().ToString();
 }
 
 TEST(SimulateTest, JsonEqualsCsv) {

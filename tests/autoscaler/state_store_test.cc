@@ -122,8 +122,9 @@ TEST(StateStoreTest, RoundTripIsExactAndBounded) {
   EXPECT_EQ(DecisionToJson(loaded->decisions[0]), DecisionToJson(h.decisions[2]));
   EXPECT_FALSE(loaded->decisions[0].metrics[0].valid);
   EXPECT_EQ(DecisionToJson(loaded->decisions[2]), DecisionToJson(h.decisions[4]));
-  // Saved 301 s later, only what the windows still need is kept.
-  ASSERT_TRUE(store.Save(p, kT0 + 301 * kS, 3, h).ok());
+  // Saved 601 s later (two scale-down windows, for scale_down.min_step), only what the windows
+  // still need is kept.
+  ASSERT_TRUE(store.Save(p, kT0 + 601 * kS, 3, h).ok());
   loaded = store.Load(p.name);
   ASSERT_TRUE(loaded.ok());
   EXPECT_TRUE(loaded->recommendations.empty());
