@@ -173,7 +173,8 @@ void AutoscalerService::RunOnce(bool fresh_data) {
 std::vector<MetricInput> AutoscalerService::Measure(Runtime& rt, const ScaleState& state,
                                                     int64_t now_ms) {
   std::vector<MetricInput> inputs;
-  // Asked once per pass: the rate over the window, and the last interval for the panic check.
+  // Asked once per pass: the rate over the window; for the panic check, the last interval's
+  // usage and throttled time.
   std::optional<Result<std::map<std::string, autoscaler::ReplicaSample>>> cpu, cpu_recent,
       throttled_recent;
   for (const autoscaler::MetricSpec& m : rt.policy.metrics) {

@@ -50,9 +50,10 @@ struct ScalingRules {
   std::vector<RatePolicy> policies;
   double tolerance = 0.1;  // Ratio band: within [1 - down.tolerance, 1 + up.tolerance] holds.
   // scale_down only: a scale-in by fewer than this fraction of the current replicas waits a
-  // second stabilization window (it goes to the highest recommendation of twice the window),
-  // unless it reaches min_replicas (0 = no such wait, the HPA). Default 0.3: trimming a target
-  // one replica at a time as the window slides past old peaks is churn, not savings.
+  // second stabilization window (until no recommendation of twice the window is at or above
+  // current), unless it reaches min_replicas (0 = no such wait, the HPA; so does a window of 0).
+  // Default 0.3: trimming a target one replica at a time as the window slides past old peaks,
+  // or taking back an overshoot in two steps, is churn, not savings.
   double min_step = 0;
 };
 

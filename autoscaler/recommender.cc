@@ -425,7 +425,7 @@ PanicProposal PanicCheck(const Policy& policy, int64_t now_ms, const ScaleState&
     // with no usage (the HPA's conservative scale-up): replicas still starting after a scale-up
     // keep the old ones from looking saturated again.
     double used = 0, limit_used = 0, limit = 0, basis = 0, throttled = 0;
-    int32_t counted = 0, measured = 0, throttle_known = 0;
+    int32_t counted = 0, measured = 0, limited_measured = 0, throttle_known = 0;
     for (const Replica& r : state.replicas) {
       if (r.failed) continue;
       auto it = in.cpu_recent.find(r.name);
@@ -442,16 +442,18 @@ PanicProposal PanicCheck(const Policy& policy, int64_t now_ms, const ScaleState&
       if (b <= 0) continue;  // No basis: the metric is invalid (caught above) or it is unknown.
       used += cores;
       basis += b;
-      if (has_sample) {
-        auto th = in.cpu_throttled_recent.find(r.name);
-        if (th != in.cpu_throttled_recent.end() && std::isfinite(th->second.cores)) {
-          throttled += std::max(0.0, th->second.cores);
-          ++throttle_known;
-        }
-      }
       if (lim > 0) {
         limit_used += cores;
         limit += lim;
+        // Only replicas with a limit (a CFS quota) can be throttled.
+        if (has_sample) {
+          ++limited_measured;
+          auto th = in.cpu_throttled_recent.find(r.name);
+          if (th != in.cpu_throttled_recent.end() && std::isfinite(th->second.cores)) {
+            throttled += std::max(0.0, th->second.cores);
+            ++throttle_known;
+          }
+        }
       }
       ++counted;
       measured += has_sample ? 1 : 0;
@@ -461,7 +463,7 @@ PanicProposal PanicCheck(const Policy& policy, int64_t now_ms, const ScaleState&
     // Busy replicas that were barely throttled did get what they asked for: their demand is
     // known, and only the threshold below hurries its scale-up.
     const bool demand_known =
-        throttle_known == measured && throttled <= kDemandKnownThrottling * limit;
+        throttle_known == limited_measured && throttled <= kDemandKnownThrottling * limit;
     if (limit > 0 && limit_used / limit >= policy.panic.saturation && !demand_known) {
       std::snprintf(buf, sizeof buf, "%s saturated: %.0f%% of the CPU limit over the last interval",
                     m.name.c_str(), 100 * limit_used / limit);
@@ -578,20 +580,19 @@ Decision Recommend(const Policy& policy, int64_t now_ms, const ScaleState& state
                d.stabilized > policy.min_replicas &&
                current - d.stabilized < current * policy.scale_down.min_step) {
       // Judged on the stabilized count, before the rate limits: a policy that removes a few
-      // replicas per period must still get to scale in. A small step waits a second window: to
-      // the highest recommendation of twice the window, once that is below current.
+      // replicas per period must still get to scale in. A small step waits a second window:
+      // until no recommendation of twice the window is at or above current. It then goes all the
+      // way, in one step, to the stabilized count.
       const int64_t cut = now_ms - 2 * policy.scale_down.stabilization_window.count();
-      int32_t held = d.stabilized;
+      bool held = false;
       for (const TimedRecommendation& r : history->recommendations) {
-        if (r.time_ms > cut) held = std::max(held, r.replicas);
+        held |= r.time_ms > cut && r.replicas >= current;
       }
-      if (held >= current) {
+      if (held) {
         d.desired = current;
         SetCondition(&d, "ScalingLimited", true, "ScaleDownBelowMinStep",
                      "a scale-in by less than scale_down.min_step of the current replicas waits "
-                     "until twice the stabilization window recommends no more");
-      } else {
-        d.desired = std::max(d.desired, held);
+                     "until twice the stabilization window recommends fewer");
       }
     }
   }

@@ -32,8 +32,9 @@ struct MetricInput {
   // cpu: the same replicas over the last collection interval only, for the panic check
   // (Policy::panic); empty = no such check for this metric.
   std::map<std::string, ReplicaSample> cpu_recent;
-  // cpu: CPU time the same replicas were throttled over the last collection interval, in cores
-  // (container_cpu_cfs_throttled_seconds_total), for the saturation check; empty = unknown.
+  // cpu: the same replicas' CFS throttled time over the last collection interval, per second
+  // (irate of container_cpu_cfs_throttled_seconds_total: summed over the CPUs it was throttled
+  // on), for the saturation check; empty = unknown.
   std::map<std::string, ReplicaSample> cpu_throttled_recent;
 };
 

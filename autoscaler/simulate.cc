@@ -75,10 +75,12 @@ int MetricIndex(const Policy& policy, std::string_view name) {
   return -1;
 }
 
-// "<name>_throttled" for a cpu metric <name>: its index, else -1.
+// "<name>_throttled" for a cpu metric <name>: its index, else -1 (also when a metric has that
+// exact name: the metric's column wins).
 int ThrottledIndex(const Policy& policy, std::string_view name) {
   constexpr std::string_view kSuffix = "_throttled";
-  if (name.size() <= kSuffix.size() || name.substr(name.size() - kSuffix.size()) != kSuffix) {
+  if (name.size() <= kSuffix.size() || name.substr(name.size() - kSuffix.size()) != kSuffix ||
+      MetricIndex(policy, name) >= 0) {
     return -1;
   }
   const int idx = MetricIndex(policy, name.substr(0, name.size() - kSuffix.size()));

@@ -561,6 +561,11 @@ TEST(RecommenderTest, BusyReplicasThatWereNotThrottledAreNotSaturated) {
   EXPECT_EQ(d.recommendation, 7);  // ceil(1.15 × 6).
   EXPECT_EQ(d.desired, 6);
   EXPECT_EQ(d.Find("AbleToScale")->reason, "ScaleUpStabilized");
+  // Throttled 4 % of the limit: still known; 6 %: not.
+  d = Decide(p, State(6), input(std::vector<double>(6, 0.04)));
+  EXPECT_FALSE(d.panic);
+  d = Decide(p, State(6), input(std::vector<double>(6, 0.06)));
+  EXPECT_TRUE(d.panic);
   // Throttled 10 % of the limit: saturated, as far as the rate policies allow.
   d = Decide(p, State(6), input(std::vector<double>(6, 0.1)));
   EXPECT_TRUE(d.panic);
@@ -572,6 +577,21 @@ TEST(RecommenderTest, BusyReplicasThatWereNotThrottledAreNotSaturated) {
   d = Decide(p, State(6), {partial});
   EXPECT_TRUE(d.panic);
   EXPECT_EQ(d.desired, 12);
+  // A replica without a limit (measured against requests) cannot be throttled: it has no
+  // throttled sample, and that leaves the others' demand known.
+  Policy req = PanicPolicy(80);
+  req.metrics[0].against = CpuBasis::kRequest;
+  ScaleState mixed = State(4);
+  mixed.cpu_cores_per_replica = 0;
+  for (Replica& r : mixed.replicas) r.cpu_request_cores = 1;
+  for (int i = 0; i < 3; ++i) mixed.replicas[i].cpu_limit_cores = 1;
+  MetricInput in = WithRecent(Cpu(std::vector<double>(4, 0.7)), std::vector<double>(4, 0.95));
+  in.cpu_throttled_recent = WithThrottled(MetricInput{}, {0, 0, 0}).cpu_throttled_recent;
+  d = Decide(req, mixed, {in});
+  EXPECT_FALSE(d.panic) << d.panic_reason;
+  in.cpu_throttled_recent.erase("p2");  // A limited replica without one: unknown.
+  d = Decide(req, mixed, {in});
+  EXPECT_TRUE(d.panic);
   // Not throttled, at twice a 40 % target on both windows: the threshold, to the HPA count.
   p.metrics[0].target_utilization = 40;
   d = Decide(p, State(2),
@@ -713,6 +733,39 @@ TEST(RecommenderTest, ScaleInsSmallerThanTheMinStepWaitASecondWindow) {
   Decide(p, State(12), {Cpu(std::vector<double>(12, 0.5))}, kT0, &hpa);
   d = Decide(p, State(12), {Cpu(std::vector<double>(12, 0.44))}, kT0 + 61 * kS, &hpa);
   EXPECT_EQ(d.desired, 11);
+}
+
+// Load falling over a minute, 30 → 22 replicas' worth: the HPA (min_step 0) follows it in
+// several scale-ins as the window slides; with min_step the target waits and scales in once.
+TEST(RecommenderTest, AFallingLoadIsOneScaleInWithTheMinStep) {
+  for (double min_step : {0.0, 0.3}) {
+    Policy p = CpuPolicy(50);
+    p.scale_down.min_step = min_step;
+    p.scale_down.stabilization_window = std::chrono::seconds(60);
+    History h;
+    int32_t current = 30;
+    int events = 0;
+    for (int t = 0; t <= 300; t += 10) {
+      const int32_t need = std::max(22, 30 - 2 * (t / 10));  // Replicas' worth at 50 %.
+      const double per_replica = need * 0.5 / current;
+      Decision d = Decide(p, State(current), {Cpu(std::vector<double>(current, per_replica))},
+                          kT0 + t * kS, &h);
+      ASSERT_LE(d.desired, current);
+      if (d.rescale) {
+        ++events;
+        RecordRescale(p, kT0 + t * kS, current, d.desired, &h);
+        current = d.desired;
+      }
+      PruneHistory(p, kT0 + t * kS, &h);
+    }
+    if (min_step > 0) {
+      EXPECT_EQ(current, 22);
+      EXPECT_EQ(events, 1);
+    } else {
+      EXPECT_EQ(current, 24);  // 22 / 24 is within the tolerance.
+      EXPECT_GE(events, 2);
+    }
+  }
 }
 
 // Recommendations are kept for the second window; only as long as that.

@@ -114,11 +114,27 @@ TEST(SimulateTest, AThrottledColumnTellsBusyFromSaturated) {
   EXPECT_EQ((*decisions)[1].time_ms, 2000);
   EXPECT_TRUE((*decisions)[1].panic);
   EXPECT_EQ((*decisions)[1].desired, 6);
-  // A throttled column for a metric that is not cpu, or not a metric: named in the error.
+  // A throttled column for a name that is not a metric: named in the error.
   auto bad = ParseSimCsv("timestamp,cpu,mem_throttled\n0,50,1\n", *policy, "m.csv");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("\"mem_throttled\" is not a metric"), std::string::npos)
       << bad.status().ToString();
+  // A query metric that happens to be called cpu_throttled keeps its column; and the throttled
+  // column of a query metric is not a thing.
+  MetricSpec q;
+  q.type = MetricType::kQuery;
+  q.name = "cpu_throttled";
+  q.query = "up";
+  q.target_value = 1;
+  Policy two = *policy;
+  two.metrics.push_back(q);
+  auto ok = ParseSimCsv("timestamp,cpu,cpu_throttled\n0,50,7\n", two, "m.csv");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ((*ok)[0].values[1], 7);
+  EXPECT_FALSE((*ok)[0].throttled[0]);
+  bad =
+      ParseSimCsv("timestamp,cpu,cpu_throttled,cpu_throttled_throttled\n0,50,7,1\n", two, "m.csv");
+  ASSERT_FALSE(bad.ok());
 }
 
 TEST(SimulateTest, JsonEqualsCsv) {

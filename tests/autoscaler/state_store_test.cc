@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -122,8 +123,16 @@ TEST(StateStoreTest, RoundTripIsExactAndBounded) {
   EXPECT_EQ(DecisionToJson(loaded->decisions[0]), DecisionToJson(h.decisions[2]));
   EXPECT_FALSE(loaded->decisions[0].metrics[0].valid);
   EXPECT_EQ(DecisionToJson(loaded->decisions[2]), DecisionToJson(h.decisions[4]));
-  // Saved 601 s later (two scale-down windows, for scale_down.min_step), only what the windows
-  // still need is kept.
+  // Saved 301 s later, past one scale-down window but within two (scale_down.min_step): the
+  // recommendation of kT0 - 10 s is kept, the one of kT0 - 1000 s is not.
+  ASSERT_TRUE(store.Save(p, kT0 + 301 * kS, 3, h).ok());
+  loaded = store.Load(p.name);
+  ASSERT_TRUE(loaded.ok());
+  std::vector<int64_t> times;
+  for (const auto& r : loaded->recommendations) times.push_back(r.time_ms);
+  EXPECT_NE(std::find(times.begin(), times.end(), kT0 - 10 * kS), times.end());
+  EXPECT_EQ(std::find(times.begin(), times.end(), kT0 - 1000 * kS), times.end());
+  // Saved 601 s later (two scale-down windows), only what the windows still need is kept.
   ASSERT_TRUE(store.Save(p, kT0 + 601 * kS, 3, h).ok());
   loaded = store.Load(p.name);
   ASSERT_TRUE(loaded.ok());
