@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -152,9 +153,16 @@ autoscaler:
         ups = [d for d in body["data"]["policies"][0]["decisions"]
                if d["call_orchestrator"] and d["desired"] > d["current"] and
                d["time_ms"] / 1000 >= t0]
-        decided = min(d["time_ms"] for d in ups) / 1000 if ups else float("nan")
+        first = min(ups, key=lambda d: d["time_ms"]) if ups else None
+        decided = first["time_ms"] / 1000 if first else float("nan")
+        reason = (first.get("panic_reason") or first.get("reason", "")) if first else ""
+        # The throttled time the saturation check reads (cores; the burner is held at its limit).
+        q = urllib.parse.quote("max(irate(container_cpu_cfs_throttled_seconds_total[3s]))")
+        res = json.loads(self.get(f"/api/v1/query?query={q}") or b"{}")
+        vec = res.get("data", {}).get("result", [])
+        reason += f"; throttled {float(vec[0]['value'][1]):.2f} cores" if vec else "; no throttled data"
         os.remove(os.path.join(self.ctl, "burn"))
-        return updated - t0, decided - t0
+        return updated - t0, decided - t0, reason
 
     def stop(self):
         if self.agent is not None:
@@ -187,10 +195,10 @@ def main():
     try:
         b.start()
         for i in range(args.trials):
-            update_s, decided_s = b.trial()
+            update_s, decided_s, reason = b.trial()
             results.append(update_s)
             print(f"trial {i + 1}: load start -> Swarm update {update_s:5.2f} s "
-                  f"(agent decision at {decided_s:5.2f} s)", flush=True)
+                  f"(agent decision at {decided_s:5.2f} s: {reason})", flush=True)
     finally:
         b.stop()
     print(f"\nReaction time, load start -> scale call, 1 s collection interval, default 5 s "
