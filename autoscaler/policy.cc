@@ -21,6 +21,7 @@ ScalingRules DefaultScaleUp() {
   r.stabilization_window = std::chrono::seconds(15);
   r.policies = {{RatePolicyType::kPods, 4, std::chrono::seconds(15)},
                 {RatePolicyType::kPercent, 100, std::chrono::seconds(15)}};
+  r.min_step = 0.2;
   return r;
 }
 
@@ -68,17 +69,14 @@ bool ParseClock(std::string_view s, int* minutes) {
   return true;
 }
 
-Status ParseRules(const YamlWalker& w, const YAML::Node& n, const std::string& prefix, bool down,
+Status ParseRules(const YamlWalker& w, const YAML::Node& n, const std::string& prefix,
                   ScalingRules* r) {
   return w.Map(
       n, prefix, {"stabilization_window", "select_policy", "policies", "tolerance", "min_step"},
       [&](const std::string& k, const YAML::Node& v, const std::string& full) -> Status {
         if (k == "stabilization_window") return w.Duration(v, full, &r->stabilization_window);
         if (k == "tolerance") return Number(w, v, full, &r->tolerance);
-        if (k == "min_step") {
-          if (!down) return w.Error(v, full, "only scale_down has min_step");
-          return Number(w, v, full, &r->min_step);
-        }
+        if (k == "min_step") return Number(w, v, full, &r->min_step);
         if (k == "select_policy") {
           std::string s;
           TIDEMARK_RETURN_IF_ERROR(w.String(v, full, &s));
@@ -423,8 +421,8 @@ Status ParsePolicy(const YamlWalker& w, const YAML::Node& node, const std::strin
         }
         return w.Map(v, full, {"scale_up", "scale_down"},
                      [&](const std::string& k2, const YAML::Node& v2, const std::string& f2) {
-                       const bool down = k2 == "scale_down";
-                       return ParseRules(w, v2, f2, down, down ? &p.scale_down : &p.scale_up);
+                       return ParseRules(w, v2, f2,
+                                         k2 == "scale_down" ? &p.scale_down : &p.scale_up);
                      });
       }));
   // `behavior: legacy` asks for the behaviour-less HPA exactly: no fast path unless asked for.

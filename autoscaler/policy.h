@@ -49,11 +49,11 @@ struct ScalingRules {
   SelectPolicy select = SelectPolicy::kMax;
   std::vector<RatePolicy> policies;
   double tolerance = 0.1;  // Ratio band: within [1 - down.tolerance, 1 + up.tolerance] holds.
-  // scale_down only: a scale-in by fewer than this fraction of the current replicas waits a
-  // second stabilization window (until no recommendation of twice the window is at or above
-  // current), unless it reaches min_replicas (0 = no such wait, the HPA; so does a window of 0).
-  // Default 0.3: trimming a target one replica at a time as the window slides past old peaks,
-  // or taking back an overshoot in two steps, is churn, not savings.
+  // A step by fewer than this fraction of the current replicas waits a second window of its
+  // direction (until no recommendation of twice the window is on current's side of it), unless
+  // it reaches min/max_replicas or is a panic scale-up (0 = no such wait, the HPA; so does a
+  // window of 0). Defaults: up 0.2, down 0.3. Trimming a target one replica at a time as the
+  // windows slide, or taking back an overshoot in two steps, is churn, not savings.
   double min_step = 0;
 };
 

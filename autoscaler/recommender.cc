@@ -263,13 +263,35 @@ void SetStabilizedCondition(Decision* d, int32_t rec, int32_t desired, bool up) 
   }
 }
 
-// How long recommendations are kept: the longer window, and for scale_down.min_step twice the
-// scale-down one.
+// How long recommendations are kept: the longer window, twice a direction's with its min_step.
 int64_t RecommendationRetentionMs(const Policy& policy) {
   if (policy.legacy_behavior) return kLegacyDownscaleWindowMs;
-  const int64_t down = policy.scale_down.stabilization_window.count();
-  return std::max(policy.scale_up.stabilization_window.count(),
-                  policy.scale_down.min_step > 0 ? 2 * down : down);
+  int64_t keep = 0;
+  for (const ScalingRules* r : {&policy.scale_up, &policy.scale_down}) {
+    keep = std::max(keep, (r->min_step > 0 ? 2 : 1) * r->stabilization_window.count());
+  }
+  return keep;
+}
+
+// scale_up/scale_down.min_step: a step to `stabilized` by less than that fraction of current waits
+// a second window of its direction, until no recommendation of twice the window is on current's
+// side of it; then it goes all the way in one step. Judged before the rate limits (a policy that
+// adds or removes a few replicas per period must still get to scale); a step to min_replicas or
+// max_replicas never waits.
+bool SmallStepHeld(const Policy& policy, int64_t now_ms, int32_t current, int32_t stabilized,
+                   const History& h) {
+  const bool up = stabilized > current;
+  const ScalingRules& rules = up ? policy.scale_up : policy.scale_down;
+  const int32_t step = up ? stabilized - current : current - stabilized;
+  if (stabilized == current || step >= current * rules.min_step ||
+      (up ? stabilized >= policy.max_replicas : stabilized <= policy.min_replicas)) {
+    return false;
+  }
+  const int64_t cut = now_ms - 2 * rules.stabilization_window.count();
+  for (const TimedRecommendation& r : h.recommendations) {
+    if (r.time_ms > cut && (up ? r.replicas <= current : r.replicas >= current)) return true;
+  }
+  return false;
 }
 
 // §6b: stabilization windows, then rate limits.
@@ -576,24 +598,15 @@ Decision Recommend(const Policy& policy, int64_t now_ms, const ScaleState& state
       d.desired = current;
       SetCondition(&d, "ScalingLimited", true, "ScaleInWindowClosed",
                    "scale-in is allowed only inside the policy's scale_in_window");
-    } else if (!policy.legacy_behavior && d.desired < current &&
-               d.stabilized > policy.min_replicas &&
-               current - d.stabilized < current * policy.scale_down.min_step) {
-      // Judged on the stabilized count, before the rate limits: a policy that removes a few
-      // replicas per period must still get to scale in. A small step waits a second window:
-      // until no recommendation of twice the window is at or above current. It then goes all the
-      // way, in one step, to the stabilized count.
-      const int64_t cut = now_ms - 2 * policy.scale_down.stabilization_window.count();
-      bool held = false;
-      for (const TimedRecommendation& r : history->recommendations) {
-        held |= r.time_ms > cut && r.replicas >= current;
-      }
-      if (held) {
-        d.desired = current;
-        SetCondition(&d, "ScalingLimited", true, "ScaleDownBelowMinStep",
-                     "a scale-in by less than scale_down.min_step of the current replicas waits "
-                     "until twice the stabilization window recommends fewer");
-      }
+    } else if (!policy.legacy_behavior && !d.panic && d.desired != current &&
+               SmallStepHeld(policy, now_ms, current, d.stabilized, *history)) {
+      const bool up = d.desired > current;
+      d.desired = current;
+      SetCondition(&d, "ScalingLimited", true, up ? "ScaleUpBelowMinStep" : "ScaleDownBelowMinStep",
+                   up ? "a scale-up by less than scale_up.min_step of the current replicas waits "
+                        "until twice the scale-up window recommends more"
+                      : "a scale-in by less than scale_down.min_step of the current replicas "
+                        "waits until twice the stabilization window recommends fewer");
     }
   }
   const Condition* lim = d.Find("ScalingLimited");

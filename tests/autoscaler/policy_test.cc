@@ -92,7 +92,7 @@ TEST(PolicyTest, KubernetesDefaults) {
   EXPECT_EQ(p->scale_up.policies[1].period, std::chrono::seconds(15));
   EXPECT_EQ(p->scale_down.stabilization_window, std::chrono::seconds(300));
   EXPECT_DOUBLE_EQ(p->scale_down.min_step, 0.3);  // Not the HPA's either (0).
-  EXPECT_DOUBLE_EQ(p->scale_up.min_step, 0);
+  EXPECT_DOUBLE_EQ(p->scale_up.min_step, 0.2);
   ASSERT_EQ(p->scale_down.policies.size(), 1u);
   EXPECT_EQ(p->scale_down.policies[0].value, 100);
   EXPECT_EQ(p->scale_up.select, SelectPolicy::kMax);
@@ -125,9 +125,10 @@ TEST(PolicyTest, PanicKeys) {
   bad = ParsePolicyText(base + "panic: {saturation: 1.5}\n", "w.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("panic.saturation must be in (0, 1]"), std::string::npos);
-  bad = ParsePolicyText(base + "behavior: {scale_up: {min_step: 0.2}}\n", "w.yaml");
+  bad = ParsePolicyText(base + "behavior: {scale_up: {min_step: -0.1}}\n", "w.yaml");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("only scale_down has min_step"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("scale_up min_step must be in [0, 1)"), std::string::npos)
+      << bad.status().message();
   bad = ParsePolicyText(base + "behavior: {scale_down: {min_step: 1}}\n", "w.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("min_step must be in [0, 1)"), std::string::npos);

@@ -768,6 +768,29 @@ TEST(RecommenderTest, AFallingLoadIsOneScaleInWithTheMinStep) {
   }
 }
 
+// scale_up.min_step: a small scale-up (not a panic) waits a second scale-up window, so a ramp is
+// followed in fewer, larger steps; one to max_replicas does not wait.
+TEST(RecommenderTest, ScaleUpsSmallerThanTheMinStepWaitASecondWindow) {
+  Policy p = CpuPolicy(50, 1, 100);
+  p.scale_up.stabilization_window = std::chrono::seconds(15);
+  p.scale_up.min_step = 0.2;
+  History h;
+  Decide(p, State(20), {Cpu(std::vector<double>(20, 0.5))}, kT0, &h);
+  // 112 %: ceil(1.12 × 20) = 23, three more (15 %). One window later: held by the 20 of kT0.
+  Decision d = Decide(p, State(20), {Cpu(std::vector<double>(20, 0.56))}, kT0 + 16 * kS, &h);
+  EXPECT_EQ(d.stabilized, 23);
+  EXPECT_EQ(d.desired, 20);
+  EXPECT_EQ(d.limited_reason, "ScaleUpBelowMinStep");
+  d = Decide(p, State(20), {Cpu(std::vector<double>(20, 0.56))}, kT0 + 31 * kS, &h);
+  EXPECT_EQ(d.desired, 23);  // Two windows without a recommendation of 20 or less.
+  // To max_replicas: at once after one window.
+  p.max_replicas = 22;
+  History capped;
+  Decide(p, State(20), {Cpu(std::vector<double>(20, 0.5))}, kT0, &capped);
+  d = Decide(p, State(20), {Cpu(std::vector<double>(20, 0.56))}, kT0 + 16 * kS, &capped);
+  EXPECT_EQ(d.desired, 22);
+}
+
 // Recommendations are kept for the second window; only as long as that.
 TEST(RecommenderTest, PruneKeepsTwoScaleDownWindowsForTheMinStep) {
   Policy p = CpuPolicy(50);
