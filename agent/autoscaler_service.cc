@@ -126,10 +126,11 @@ void AutoscalerService::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void AutoscalerService::OnCycle(int64_t /*timestamp_ms*/) {
+void AutoscalerService::OnCycle(int64_t timestamp_ms) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     fresh_data_ = true;
+    data_ts_ms_ = std::max(data_ts_ms_, timestamp_ms);
   }
   cv_.notify_all();
 }
@@ -173,6 +174,13 @@ void AutoscalerService::RunOnce(bool fresh_data) {
 std::vector<MetricInput> AutoscalerService::Measure(Runtime& rt, const ScaleState& state,
                                                     int64_t now_ms) {
   std::vector<MetricInput> inputs;
+  // At the newest cycle's timestamp when it is ahead of the clock (by at most the grid's half
+  // second): read at now, a cycle stamped after it would wait for the next one.
+  int64_t at_ms = now_ms;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    at_ms = std::clamp(data_ts_ms_, now_ms, now_ms + 1000);
+  }
   // Asked once per pass: the rate over the window; for the panic check, the last interval's
   // usage and throttled time.
   std::optional<Result<std::map<std::string, autoscaler::ReplicaSample>>> cpu, cpu_recent,
@@ -186,13 +194,13 @@ std::vector<MetricInput> AutoscalerService::Measure(Runtime& rt, const ScaleStat
           if (r.failed) continue;
           ids.insert(ids.end(), r.container_ids.begin(), r.container_ids.end());
         }
-        cpu = rt.source->ContainerCpu(ids, now_ms, options_.cpu_window,
-                                      autoscaler::CpuRate::kAverage);
+        cpu =
+            rt.source->ContainerCpu(ids, at_ms, options_.cpu_window, autoscaler::CpuRate::kAverage);
         if (rt.policy.panic.enabled && cpu->ok()) {
-          cpu_recent = rt.source->ContainerCpu(ids, now_ms, options_.cpu_window,
+          cpu_recent = rt.source->ContainerCpu(ids, at_ms, options_.cpu_window,
                                                autoscaler::CpuRate::kLastInterval);
           // Without it (a failed query, no CFS quota) saturation scales up to the rate ceiling.
-          throttled_recent = rt.source->ContainerCpu(ids, now_ms, options_.cpu_window,
+          throttled_recent = rt.source->ContainerCpu(ids, at_ms, options_.cpu_window,
                                                      autoscaler::CpuRate::kThrottledLastInterval);
         }
       }
@@ -212,7 +220,7 @@ std::vector<MetricInput> AutoscalerService::Measure(Runtime& rt, const ScaleStat
         }
       }
     } else {
-      auto samples = rt.source->Query(m.query, now_ms);
+      auto samples = rt.source->Query(m.query, at_ms);
       if (!samples.ok()) {
         in.status = samples.status();
       } else {

@@ -97,6 +97,9 @@ class AutoscalerService final : public Service {
   std::condition_variable cv_;
   bool stop_ = false;        // Guarded by mu_.
   bool fresh_data_ = false;  // Guarded by mu_.
+  // The newest cycle's sample timestamp (OnCycle). Samples are stamped on the interval's grid, up
+  // to half a second after the clock; metrics are read at it so the newest cycle is seen.
+  int64_t data_ts_ms_ = 0;  // Guarded by mu_.
   std::thread thread_;
 };
 

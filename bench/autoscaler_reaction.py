@@ -156,9 +156,11 @@ autoscaler:
         first = min(ups, key=lambda d: d["time_ms"]) if ups else None
         decided = first["time_ms"] / 1000 if first else float("nan")
         reason = (first.get("panic_reason") or first.get("reason", "")) if first else ""
-        # The throttled time the saturation check reads (cores; the burner is held at its limit).
+        # The throttled time the saturation check read (cores; the burner is held at its limit),
+        # at the decision's cycle: stamped on the 1 s grid, up to 0.5 s after the decision.
         q = urllib.parse.quote("max(irate(container_cpu_cfs_throttled_seconds_total[3s]))")
-        res = json.loads(self.get(f"/api/v1/query?query={q}") or b"{}")
+        at = f"&time={decided + 0.5:.3f}" if first else ""
+        res = json.loads(self.get(f"/api/v1/query?query={q}{at}") or b"{}")
         vec = res.get("data", {}).get("result", [])
         reason += f"; throttled {float(vec[0]['value'][1]):.2f} cores" if vec else "; no throttled data"
         os.remove(os.path.join(self.ctl, "burn"))

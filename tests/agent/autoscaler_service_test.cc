@@ -76,6 +76,7 @@ class FakeSource final : public MetricSource {
     bool fail = false;
     int queries = 0;
     int throttled_queries = 0;  // Of them, for kThrottledLastInterval.
+    int64_t last_at_ms = 0;     // The time the last query was evaluated at.
   };
   explicit FakeSource(Shared* s) : s_(s) {}
   std::string Describe() const override { return "fake"; }
@@ -87,6 +88,7 @@ class FakeSource final : public MetricSource {
                                                             std::chrono::milliseconds w,
                                                             autoscaler::CpuRate rate) override {
     ++s_->queries;
+    s_->last_at_ms = now_ms;
     if (s_->fail) return Status::Unavailable("metric source down");
     std::map<std::string, ReplicaSample> out;
     if (rate == autoscaler::CpuRate::kThrottledLastInterval) {
@@ -237,6 +239,22 @@ TEST_F(AutoscalerServiceTest, OnlyThrottledReplicasAreSaturated) {
   EXPECT_EQ(orch_.calls, std::vector<int32_t>{7});  // max(3 + 4, 2 × 3).
   const nlohmann::json d = Policy0(*s)["decisions"][0];
   EXPECT_TRUE(d["panic"].get<bool>()) << d.dump();
+}
+
+// Samples are stamped on the interval's grid, up to half a second after the clock: the metrics
+// are read at the newest cycle's timestamp, or a cycle would only be seen one interval later.
+TEST_F(AutoscalerServiceTest, MetricsAreReadAtTheNewestCyclesTimestamp) {
+  auto s = Make();
+  s->OnCycle(kT0 + 400);  // Collected at kT0, stamped on the next whole second's grid.
+  s->RunOnce(true);
+  EXPECT_EQ(src_.last_at_ms, kT0 + 400);
+  clock_.Advance(std::chrono::seconds(5));  // The next sync; the last cycle is behind the clock.
+  s->RunOnce(false);
+  EXPECT_EQ(src_.last_at_ms, kT0 + 5000);
+  s->OnCycle(kT0 + 3600 * 1000);  // A stamp far ahead (a clock step): at most a second ahead.
+  clock_.Advance(std::chrono::seconds(5));
+  s->RunOnce(true);
+  EXPECT_EQ(src_.last_at_ms, kT0 + 11000);
 }
 
 TEST_F(AutoscalerServiceTest, TheDefaultScaleUpWindowHoldsAnUnsaturatedRiseFor15s) {
