@@ -130,7 +130,7 @@ void AutoscalerService::OnCycle(int64_t timestamp_ms) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     fresh_data_ = true;
-    data_ts_ms_ = std::max(data_ts_ms_, timestamp_ms);
+    data_ts_ms_ = timestamp_ms;  // Cycles come in order from the one collection thread.
   }
   cv_.notify_all();
 }
@@ -174,8 +174,9 @@ void AutoscalerService::RunOnce(bool fresh_data) {
 std::vector<MetricInput> AutoscalerService::Measure(Runtime& rt, const ScaleState& state,
                                                     int64_t now_ms) {
   std::vector<MetricInput> inputs;
-  // At the newest cycle's timestamp when it is ahead of the clock (by at most the grid's half
-  // second): read at now, a cycle stamped after it would wait for the next one.
+  // At the newest cycle's timestamp when it is ahead of the clock (the grid puts it up to half a
+  // second ahead; a clock step is capped at one second): read at now, a cycle stamped after it
+  // would wait for the next one.
   int64_t at_ms = now_ms;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -143,7 +143,8 @@ void EmitAutoscalerSection(const autoscaler::AutoscalerConfig& a, YAML::Emitter*
            << YAML::Value << FormatDuration(p.scale_down.stabilization_window) << YAML::EndMap;
       *out << YAML::Key << "min_step" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
            << "scale_up" << YAML::Value << YAML::Precision(6) << p.scale_up.min_step << YAML::Key
-           << "scale_down" << YAML::Value << p.scale_down.min_step << YAML::EndMap;
+           << "scale_down" << YAML::Value << YAML::Precision(6) << p.scale_down.min_step
+           << YAML::EndMap;
     }
     *out << YAML::Key << "panic" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
          << "enabled" << YAML::Value << p.panic.enabled << YAML::Key << "saturation" << YAML::Value

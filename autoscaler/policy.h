@@ -53,7 +53,8 @@ struct ScalingRules {
   // direction (until no recommendation of twice the window is on current's side of it), unless
   // it reaches min/max_replicas or is a panic scale-up (0 = no such wait, the HPA; so does a
   // window of 0). Defaults: up 0.2, down 0.3. Trimming a target one replica at a time as the
-  // windows slide, or taking back an overshoot in two steps, is churn, not savings.
+  // windows slide, or taking back an overshoot in two steps, is churn, not savings. A load that
+  // comes back to current's side at least once every two windows never gets such a step.
   double min_step = 0;
 };
 

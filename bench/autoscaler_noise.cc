@@ -234,6 +234,7 @@ int main(int argc, char** argv) {
   hpa.policy.sync_period = std::chrono::seconds(15);
   Config hpa_v2{"HPA v2 behavior defaults", BasePolicy(), true};
   hpa_v2.policy.scale_up.stabilization_window = std::chrono::seconds(0);
+  hpa_v2.policy.scale_up.min_step = hpa_v2.policy.scale_down.min_step = 0;  // The HPA's.
   hpa_v2.policy.panic.enabled = false;
   hpa_v2.policy.sync_period = std::chrono::seconds(15);
   configs.push_back(hpa);

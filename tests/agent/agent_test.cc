@@ -173,6 +173,14 @@ TEST(CliTest, CheckConfigPrintsEffectiveConfig) {
   EXPECT_EQ(RunCli({"check", "config", dir.path() + "/a.yaml"}, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("interval: 2s"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("listen: 127.0.0.1:9920"), std::string::npos);
+  // An autoscaler policy shows its effective windows and steps.
+  dir.WriteFile("b.yaml",
+                "autoscaler:\n  policies:\n    - {name: web, target: {service: web}, "
+                "max_replicas: 4}\n");
+  out.str("");
+  EXPECT_EQ(RunCli({"check", "config", dir.path() + "/b.yaml"}, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("min_step: {scale_up: 0.2, scale_down: 0.3}"), std::string::npos)
+      << out.str();
 }
 
 TEST(CliTest, FlagsOverrideTheFile) {

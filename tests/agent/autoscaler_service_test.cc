@@ -255,6 +255,10 @@ TEST_F(AutoscalerServiceTest, MetricsAreReadAtTheNewestCyclesTimestamp) {
   clock_.Advance(std::chrono::seconds(5));
   s->RunOnce(true);
   EXPECT_EQ(src_.last_at_ms, kT0 + 11000);
+  s->OnCycle(kT0 + 10000);  // The clock stepped back: the next cycle's stamp counts, not the max.
+  clock_.Advance(std::chrono::seconds(5));
+  s->RunOnce(true);
+  EXPECT_EQ(src_.last_at_ms, kT0 + 15000);
 }
 
 TEST_F(AutoscalerServiceTest, TheDefaultScaleUpWindowHoldsAnUnsaturatedRiseFor15s) {
