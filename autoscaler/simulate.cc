@@ -269,16 +269,15 @@ Result<std::vector<Decision>> Simulate(const Policy& policy, const std::vector<S
         continue;
       }
       if (!v) continue;  // Every replica's sample is missing.
+      const std::optional<double> th = m < s.throttled.size() ? s.throttled[m] : std::nullopt;
       for (const Replica& r : state.replicas) {
         inputs[m].cpu[r.name] = {*v / 100.0 * options.cpu_cores_per_replica, now, 1000};
-      }
-      inputs[m].cpu_recent = inputs[m].cpu;  // A row is one interval.
-      if (m < s.throttled.size() && s.throttled[m]) {
-        for (const Replica& r : state.replicas) {
-          inputs[m].cpu_throttled_recent[r.name] = {
-              *s.throttled[m] / 100.0 * options.cpu_cores_per_replica, now, 1000};
+        if (th) {
+          inputs[m].cpu_throttled_recent[r.name] = {*th / 100.0 * options.cpu_cores_per_replica,
+                                                    now, 1000};
         }
       }
+      inputs[m].cpu_recent = inputs[m].cpu;  // A row is one interval.
     }
     Decision d = Recommend(policy, now, state, inputs, &history);
     if (!due && !ActBetweenSyncs(d)) {
